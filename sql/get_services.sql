@@ -1,0 +1,33 @@
+-- GetServices: the process events whose initiating process was launched by services.exe,
+-- in the lookback window, minus the allowlisted service names.
+--
+-- KQL:  DeviceProcessEvents
+--       | where TimeGenerated > ago(LookupTime)
+--       | where InitiatingProcessParentFileName contains "services.exe"
+--       | where InitiatingProcessFileName !in~ (WhiteList)
+--       | project ...
+--
+-- huntlake runs this once and materializes it (in memory, or spilled to disk when large); the
+-- detection then reads it as the table GetServices. Reads the Kusto view of the table (strings
+-- never null, datetimes as 100-ns ticks).
+--
+-- Parameters: $since     as-of minus the lookback; the window is strict (> $since) and open
+--                        at the top, as ago() is
+--             $allowlist the allowlisted service names (in~: whole name, ASCII case folded)
+--
+-- The KQL also projects TimeGenerated and StartedChildProcessSHA1, which nothing downstream
+-- reads; they are left out here to keep the materialized table small.
+SELECT
+    DeviceName,
+    InitiatingProcessFileName     AS ServiceProcess,
+    InitiatingProcessCommandLine  AS ServiceProcessCmdline,
+    InitiatingProcessCreationTime AS ServiceProcessCreationTime,
+    InitiatingProcessId           AS ServiceProcessID,
+    InitiatingProcessAccountName  AS ServiceProcessUser,
+    InitiatingProcessSHA1         AS ServiceProcessSHA1,
+    FileName                      AS StartedChildProcess,
+    ProcessCommandLine            AS StartedChildProcessCmdline
+FROM DeviceProcessEvents
+WHERE TimeGenerated > $since
+  AND contains_ci(InitiatingProcessParentFileName, 'services.exe')
+  AND NOT in_ci(InitiatingProcessFileName, $allowlist)

@@ -1,0 +1,180 @@
+//! `huntlake detect`: open the lake, run the rule, write the detections, summarize on stderr.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use datafusion::arrow::record_batch::RecordBatch;
+
+use crate::error::{HuntError, Result};
+use crate::lake::{Lake, LakeOptions};
+use crate::output::{self, Format};
+use crate::rule::{self, MaterializeOptions, Plan, RuleParams};
+use crate::session::{SessionOptions, new_session};
+use crate::time::{format_rfc3339, now_nanos};
+
+/// The embedded sample lake, shipped in the repository's `data/` folder.
+pub fn sample_lake_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("data").join("sample-lake")
+}
+
+#[derive(Debug, Clone)]
+pub struct DetectRequest {
+    pub lake: PathBuf,
+    /// `None`: the lake's reference time if it has one, else now.
+    pub as_of: Option<i64>,
+    pub lookback: i64,
+    pub lookback_text: String,
+    pub threshold: i64,
+    pub allowlist: Vec<String>,
+    pub keep_empty_in_sets: bool,
+    pub null_keys_match: bool,
+    pub time_column: Option<String>,
+    pub plan: Plan,
+    pub materialize: MaterializeOptions,
+    pub session: SessionOptions,
+}
+
+impl DetectRequest {
+    pub fn new(lake: impl Into<PathBuf>) -> Self {
+        let defaults = RuleParams::new(0);
+        DetectRequest {
+            lake: lake.into(),
+            as_of: None,
+            lookback: defaults.lookback,
+            lookback_text: "14d".into(),
+            threshold: defaults.threshold,
+            allowlist: defaults.allowlist,
+            keep_empty_in_sets: defaults.keep_empty_in_sets,
+            null_keys_match: defaults.null_keys_match,
+            time_column: None,
+            plan: Plan::Keyed,
+            materialize: MaterializeOptions::default(),
+            session: SessionOptions::default(),
+        }
+    }
+}
+
+/// What a run found, and what it read.
+#[derive(Debug)]
+pub struct Detection {
+    pub batches: Vec<RecordBatch>,
+    pub params: RuleParams,
+    pub lake: Lake,
+    pub service_launches: Option<usize>,
+    pub spilled: bool,
+    pub elapsed: std::time::Duration,
+}
+
+impl Detection {
+    pub fn rows(&self) -> usize {
+        self.batches.iter().map(|b| b.num_rows()).sum()
+    }
+
+    /// The one-line run summary printed on stderr.
+    pub fn summary(&self) -> String {
+        let scanned = self
+            .lake
+            .tables
+            .iter()
+            .map(|t| format!("{} {} rows", t.table, t.rows()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let services = match self.service_launches {
+            Some(n) if self.spilled => format!("; {n} service launches (spilled to disk)"),
+            Some(n) => format!("; {n} service launches"),
+            None => String::new(),
+        };
+        let rows = self.rows();
+        format!(
+            "huntlake: scanned {scanned}{services}; {rows} detection{} in {:.2} s \
+             (as of {}, lookback {})",
+            if rows == 1 { "" } else { "s" },
+            self.elapsed.as_secs_f64(),
+            format_rfc3339(self.params.as_of),
+            crate::time::format_span(self.params.lookback),
+        )
+    }
+}
+
+/// Runs the detection. `notes` receives what the user should know along the way.
+pub async fn detect(request: &DetectRequest, notes: &mut dyn FnMut(&str)) -> Result<Detection> {
+    let started = Instant::now();
+    let ctx = new_session(&request.session)?;
+    let lake_root = request.lake.to_string_lossy().to_string();
+    let lake = Lake::open(
+        &lake_root,
+        &LakeOptions {
+            time_column: request.time_column.clone(),
+        },
+    )
+    .await?;
+    for note in &lake.notes {
+        notes(note);
+    }
+    lake.register(&ctx).await?;
+
+    let as_of = match (request.as_of, lake.reference_time) {
+        (Some(t), _) => t,
+        (None, Some(t)) => {
+            notes(&format!(
+                "note: as of {}, the lake's reference time ({}); pass --as-of to change it",
+                format_rfc3339(t),
+                crate::lake::LAKE_INFO_FILE
+            ));
+            t
+        }
+        (None, None) => now_nanos(),
+    };
+    let params = RuleParams {
+        as_of,
+        lookback: request.lookback,
+        threshold: request.threshold,
+        allowlist: request.allowlist.clone(),
+        keep_empty_in_sets: request.keep_empty_in_sets,
+        null_keys_match: request.null_keys_match,
+    };
+    let (batches, materialized) =
+        rule::run(&ctx, &params, request.plan, &request.materialize).await?;
+    Ok(Detection {
+        batches,
+        params,
+        lake,
+        service_launches: materialized.as_ref().map(|m| m.rows),
+        spilled: materialized.as_ref().is_some_and(|m| m.spilled),
+        elapsed: started.elapsed(),
+    })
+}
+
+/// The output format: the flag, else the output file's extension, else a table on a terminal
+/// and NDJSON down a pipe.
+pub fn choose_format(flag: Option<Format>, output: Option<&Path>) -> Format {
+    flag.or_else(|| output.and_then(Format::from_extension))
+        .unwrap_or_else(|| {
+            if output.is_none() && std::io::stdout().is_terminal() {
+                Format::Table
+            } else {
+                Format::Ndjson
+            }
+        })
+}
+
+/// Reads an allowlist file: one name per line, `#` starts a comment, blank lines ignored,
+/// surrounding spaces trimmed.
+pub fn read_allowlist(path: &Path) -> Result<Vec<String>> {
+    let text = std::fs::read_to_string(path).map_err(|source| HuntError::Io {
+        context: format!("reading allowlist {}", path.display()),
+        source,
+    })?;
+    Ok(text
+        .lines()
+        .map(|line| line.split('#').next().unwrap_or("").trim())
+        .filter(|name| !name.is_empty())
+        .map(str::to_string)
+        .collect())
+}
+
+/// Writes the detections.
+pub fn write(detection: &Detection, format: Format, output: Option<&Path>) -> Result<()> {
+    output::write_results(&detection.batches, format, output)
+}

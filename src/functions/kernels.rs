@@ -1,0 +1,140 @@
+//! Shared plumbing for the string functions: run a per-string closure over any Arrow string
+//! layout (Utf8, LargeUtf8, Utf8View, dictionaries of those), with Kusto's rule that a null
+//! string is `""`.
+//!
+//! Dictionary arrays are evaluated once per distinct value and then gathered by key, which is
+//! what makes predicates on low-cardinality columns (file names, action types) cheap.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, BooleanBuilder, StringArrayType, StringBuilder,
+};
+use datafusion::arrow::compute::take;
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::{Result, ScalarValue, exec_err};
+use datafusion::logical_expr::ColumnarValue;
+
+/// True if `data_type` is one of the string layouts these functions accept.
+pub fn is_string_type(data_type: &DataType) -> bool {
+    match data_type {
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => true,
+        DataType::Dictionary(_, value) => is_string_type(value),
+        _ => false,
+    }
+}
+
+/// Applies `f` to every string of `array` (null read as `""`), returning one boolean per row.
+pub fn map_to_bool(array: &ArrayRef, f: &mut dyn FnMut(&str) -> bool) -> Result<ArrayRef> {
+    match array.data_type() {
+        DataType::Utf8 => Ok(bool_over(array.as_string::<i32>(), f)),
+        DataType::LargeUtf8 => Ok(bool_over(array.as_string::<i64>(), f)),
+        DataType::Utf8View => Ok(bool_over(array.as_string_view(), f)),
+        DataType::Dictionary(_, _) => {
+            let dict = array.as_any_dictionary();
+            let per_value = map_to_bool(dict.values(), f)?;
+            // A null key means a null string, which Kusto reads as "".
+            let on_null = f("");
+            let taken = take(per_value.as_ref(), dict.keys(), None)?;
+            Ok(fill_nulls_bool(taken.as_boolean(), on_null))
+        }
+        DataType::Null => {
+            let on_null = f("");
+            Ok(Arc::new(BooleanArray::from(vec![on_null; array.len()])))
+        }
+        other => exec_err!("expected a string, got {other}"),
+    }
+}
+
+/// Applies `f` to every string of `array` (null read as `""`), returning a Utf8 array with no
+/// nulls.
+pub fn map_to_string(array: &ArrayRef, f: &mut dyn FnMut(&str) -> &str) -> Result<ArrayRef> {
+    fn over<'a, A: StringArrayType<'a>>(array: A, f: &mut dyn FnMut(&str) -> &str) -> ArrayRef {
+        let mut out = StringBuilder::with_capacity(array.len(), 0);
+        for value in array.iter() {
+            out.append_value(f(value.unwrap_or("")));
+        }
+        Arc::new(out.finish())
+    }
+    match array.data_type() {
+        DataType::Utf8 => Ok(over(array.as_string::<i32>(), f)),
+        DataType::LargeUtf8 => Ok(over(array.as_string::<i64>(), f)),
+        DataType::Utf8View => Ok(over(array.as_string_view(), f)),
+        DataType::Dictionary(_, _) => {
+            let dict = array.as_any_dictionary();
+            let per_value = map_to_string(dict.values(), f)?;
+            let empty = f("").to_string();
+            let taken = take(per_value.as_ref(), dict.keys(), None)?;
+            let taken = taken.as_string::<i32>();
+            let mut out = StringBuilder::with_capacity(taken.len(), 0);
+            for value in taken.iter() {
+                out.append_value(value.unwrap_or(&empty));
+            }
+            Ok(Arc::new(out.finish()))
+        }
+        DataType::Null => {
+            let empty = f("").to_string();
+            let mut out = StringBuilder::with_capacity(array.len(), 0);
+            (0..array.len()).for_each(|_| out.append_value(&empty));
+            Ok(Arc::new(out.finish()))
+        }
+        other => exec_err!("expected a string, got {other}"),
+    }
+}
+
+fn bool_over<'a, A: StringArrayType<'a>>(array: A, f: &mut dyn FnMut(&str) -> bool) -> ArrayRef {
+    let mut out = BooleanBuilder::with_capacity(array.len());
+    for value in array.iter() {
+        out.append_value(f(value.unwrap_or("")));
+    }
+    Arc::new(out.finish())
+}
+
+fn fill_nulls_bool(array: &BooleanArray, on_null: bool) -> ArrayRef {
+    if array.null_count() == 0 {
+        return Arc::new(array.clone());
+    }
+    Arc::new(
+        array
+            .iter()
+            .map(|v| Some(v.unwrap_or(on_null)))
+            .collect::<BooleanArray>(),
+    )
+}
+
+/// Reads a constant string argument (a literal or a bound parameter); null reads as `""`.
+pub fn scalar_string(value: &ColumnarValue, function: &str, position: usize) -> Result<String> {
+    match value {
+        ColumnarValue::Scalar(scalar) => match scalar_to_string(scalar) {
+            Some(s) => Ok(s),
+            None => exec_err!(
+                "{function}: argument {position} must be a string constant, got {}",
+                scalar.data_type()
+            ),
+        },
+        ColumnarValue::Array(_) => {
+            exec_err!("{function}: argument {position} must be a constant, not a column")
+        }
+    }
+}
+
+/// A string scalar's value, or `None` when the scalar is not a string. Null reads as `""`.
+pub fn scalar_to_string(scalar: &ScalarValue) -> Option<String> {
+    match scalar {
+        ScalarValue::Utf8(v) | ScalarValue::LargeUtf8(v) | ScalarValue::Utf8View(v) => {
+            Some(v.clone().unwrap_or_default())
+        }
+        ScalarValue::Dictionary(_, inner) => scalar_to_string(inner),
+        ScalarValue::Null => Some(String::new()),
+        _ => None,
+    }
+}
+
+/// Turns a result computed on a one-row array back into a scalar when every input was scalar.
+pub fn to_columnar(array: ArrayRef, all_scalar: bool) -> Result<ColumnarValue> {
+    if all_scalar {
+        Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&array, 0)?))
+    } else {
+        Ok(ColumnarValue::Array(array))
+    }
+}

@@ -1,0 +1,571 @@
+//! `make_set(x [, max_size])`: Kusto's `make_set`, a list of the distinct values of `x` in a
+//! group. Nulls are skipped; `""` is an ordinary value and is kept; a group with no values gives
+//! `[]`; at most `max_size` elements (default and ceiling 1,048,576, Kusto's limit), the first
+//! ones seen being kept. Elements come out sorted ascending so that results are reproducible
+//! (Kusto leaves the order undefined).
+//!
+//! Strings of any layout give `List<Utf8>`; any other type (integers, timestamps, ...) gives a
+//! list of that type, the values being held in Arrow's order-preserving row format.
+//!
+//! The [`GroupsAccumulator`] keeps every group's set in one hash table of (group, value) members
+//! and one byte arena, with a linked list of members per group: no allocation per group, which
+//! is what keeps millions of groups fast.
+
+use std::hash::BuildHasher;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, GenericListArray, ListArray, StringBuilder,
+    UInt32Array,
+};
+use datafusion::arrow::buffer::OffsetBuffer;
+use datafusion::arrow::compute::{cast, take};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
+use datafusion::arrow::row::{RowConverter, SortField};
+use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
+use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
+use datafusion::logical_expr::utils::format_state_name;
+use datafusion::logical_expr::{
+    Accumulator, AggregateUDFImpl, EmitTo, GroupsAccumulator, Signature, Volatility,
+};
+use datafusion::physical_expr::expressions::Literal;
+use hashbrown::HashTable;
+
+use super::kernels::is_string_type;
+
+/// Kusto's default and largest `maxSize`.
+pub const MAX_SET_SIZE: usize = 1_048_576;
+
+const NONE: u32 = u32::MAX;
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct MakeSet {
+    signature: Signature,
+}
+
+impl Default for MakeSet {
+    fn default() -> Self {
+        Self {
+            signature: Signature::variadic_any(Volatility::Immutable),
+        }
+    }
+}
+
+/// The element type of the result list for an input of `input` type.
+fn element_type(input: &DataType) -> DataType {
+    if is_string_type(input) {
+        DataType::Utf8
+    } else {
+        input.clone()
+    }
+}
+
+fn list_of(element: DataType) -> DataType {
+    DataType::List(Arc::new(Field::new_list_field(element, true)))
+}
+
+impl AggregateUDFImpl for MakeSet {
+    fn name(&self) -> &str {
+        "make_set"
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
+        match arg_types {
+            [input] | [input, _] => {
+                if matches!(
+                    input,
+                    DataType::List(_) | DataType::LargeList(_) | DataType::Struct(_)
+                ) {
+                    return plan_err!("make_set: nested values ({input}) are not supported");
+                }
+                if arg_types.len() == 2 && !arg_types[1].is_integer() {
+                    return plan_err!(
+                        "make_set(x, max_size): max_size must be an integer, got {}",
+                        arg_types[1]
+                    );
+                }
+                let element = if *input == DataType::Null {
+                    DataType::Utf8
+                } else {
+                    element_type(input)
+                };
+                Ok(list_of(element))
+            }
+            _ => plan_err!("make_set takes (x) or (x, max_size)"),
+        }
+    }
+    fn is_nullable(&self) -> bool {
+        false
+    }
+    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
+        Ok(vec![Arc::new(Field::new(
+            format_state_name(args.name, "make_set"),
+            args.return_field.data_type().clone(),
+            true,
+        ))])
+    }
+    fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        Ok(Box::new(MakeSetAccumulator {
+            sets: SetStore::try_new(&args)?,
+        }))
+    }
+    fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
+        true
+    }
+    fn create_groups_accumulator(
+        &self,
+        args: AccumulatorArgs,
+    ) -> Result<Box<dyn GroupsAccumulator>> {
+        Ok(Box::new(MakeSetGroups {
+            sets: SetStore::try_new(&args)?,
+        }))
+    }
+    fn default_value(&self, data_type: &DataType) -> Result<ScalarValue> {
+        ScalarValue::new_default(data_type)
+    }
+}
+
+/// Reads `max_size` from the second argument, which must be a constant.
+fn max_size(args: &AccumulatorArgs) -> Result<usize> {
+    let Some(expr) = args.exprs.get(1) else {
+        return Ok(MAX_SET_SIZE);
+    };
+    let Some(literal) = expr.as_ref().downcast_ref::<Literal>() else {
+        return plan_err!("make_set(x, max_size): max_size must be a constant");
+    };
+    let value = match literal.value().cast_to(&DataType::Int64)? {
+        ScalarValue::Int64(Some(v)) => v,
+        _ => return plan_err!("make_set(x, max_size): max_size must not be null"),
+    };
+    if value < 1 {
+        return plan_err!("make_set(x, max_size): max_size must be at least 1, got {value}");
+    }
+    Ok((value as u64).min(MAX_SET_SIZE as u64) as usize)
+}
+
+/// How values are turned into bytes for hashing and back into an Arrow array.
+enum Encoding {
+    /// Strings: the UTF-8 bytes themselves.
+    Utf8,
+    /// Anything else: Arrow's row format, which round-trips and sorts like the type.
+    Rows(RowConverter),
+}
+
+#[derive(Clone, Copy)]
+struct Member {
+    hash: u64,
+    group: u32,
+    next: u32,
+    start: usize,
+    len: u32,
+}
+
+/// The sets of every group: members (group, value) deduplicated through one hash table.
+struct SetStore {
+    encoding: Encoding,
+    element: DataType,
+    max_size: usize,
+    hasher: foldhash::fast::FixedState,
+    table: HashTable<u32>,
+    members: Vec<Member>,
+    arena: Vec<u8>,
+    head: Vec<u32>,
+    tail: Vec<u32>,
+    count: Vec<u32>,
+}
+
+impl SetStore {
+    fn try_new(args: &AccumulatorArgs) -> Result<Self> {
+        let input = args
+            .expr_fields
+            .first()
+            .map(|f| f.data_type().clone())
+            .unwrap_or(DataType::Utf8);
+        let element = match args.return_field.data_type() {
+            DataType::List(field) => field.data_type().clone(),
+            other => return exec_err!("make_set: unexpected return type {other}"),
+        };
+        let encoding = if element == DataType::Utf8 && (is_string_type(&input) || input == DataType::Null)
+        {
+            Encoding::Utf8
+        } else {
+            Encoding::Rows(RowConverter::new(vec![SortField::new(element.clone())])?)
+        };
+        Ok(Self::new(encoding, element, max_size(args)?))
+    }
+
+    fn new(encoding: Encoding, element: DataType, max_size: usize) -> Self {
+        Self {
+            encoding,
+            element,
+            max_size,
+            hasher: foldhash::fast::FixedState::with_seed(0x6875_6e74),
+            table: HashTable::new(),
+            members: Vec::new(),
+            arena: Vec::new(),
+            head: Vec::new(),
+            tail: Vec::new(),
+            count: Vec::new(),
+        }
+    }
+
+    /// An empty store with the same encoding and limits.
+    fn fresh(&self) -> Result<Self> {
+        let encoding = match &self.encoding {
+            Encoding::Utf8 => Encoding::Utf8,
+            Encoding::Rows(_) => {
+                Encoding::Rows(RowConverter::new(vec![SortField::new(self.element.clone())])?)
+            }
+        };
+        Ok(Self::new(encoding, self.element.clone(), self.max_size))
+    }
+
+    fn ensure_groups(&mut self, total: usize) {
+        if self.head.len() < total {
+            self.head.resize(total, NONE);
+            self.tail.resize(total, NONE);
+            self.count.resize(total, 0);
+        }
+    }
+
+    fn bytes(&self, m: &Member) -> &[u8] {
+        &self.arena[m.start..m.start + m.len as usize]
+    }
+
+    fn insert(&mut self, group: usize, value: &[u8]) {
+        if self.count[group] as usize >= self.max_size {
+            return;
+        }
+        let group32 = group as u32;
+        let hash = self.hasher.hash_one((group32, value));
+        let members = &self.members;
+        let arena = &self.arena;
+        let found = self.table.find(hash, |&id| {
+            let m = &members[id as usize];
+            m.group == group32 && &arena[m.start..m.start + m.len as usize] == value
+        });
+        if found.is_some() {
+            return;
+        }
+        let id = self.members.len() as u32;
+        self.members.push(Member {
+            hash,
+            group: group32,
+            next: NONE,
+            start: self.arena.len(),
+            len: value.len() as u32,
+        });
+        self.arena.extend_from_slice(value);
+        let members = &self.members;
+        self.table
+            .insert_unique(hash, id, |&i| members[i as usize].hash);
+        match self.tail[group] {
+            NONE => self.head[group] = id,
+            last => self.members[last as usize].next = id,
+        }
+        self.tail[group] = id;
+        self.count[group] += 1;
+    }
+
+    /// Adds the non-null values of `values` (selected by `filter`) to their groups.
+    fn update(
+        &mut self,
+        values: &ArrayRef,
+        group_indices: &[usize],
+        filter: Option<&BooleanArray>,
+        total_num_groups: usize,
+    ) -> Result<()> {
+        self.ensure_groups(total_num_groups);
+        let selected = |row: usize| filter.is_none_or(|f| f.is_valid(row) && f.value(row));
+        let encoded = match &self.encoding {
+            Encoding::Rows(converter) => {
+                let values = cast(values, &self.element)?;
+                let rows = converter.convert_columns(&[Arc::clone(&values)])?;
+                Some((values, rows))
+            }
+            Encoding::Utf8 => None,
+        };
+        if let Some((values, rows)) = encoded {
+            for (row, &group) in group_indices.iter().enumerate() {
+                if values.is_valid(row) && selected(row) {
+                    self.insert(group, rows.row(row).as_ref());
+                }
+            }
+            return Ok(());
+        }
+        match as_utf8_like(values)? {
+            StringsRef::Utf8(a) => {
+                for (row, &group) in group_indices.iter().enumerate() {
+                    if a.is_valid(row) && selected(row) {
+                        self.insert(group, a.value(row).as_bytes());
+                    }
+                }
+            }
+            StringsRef::Large(a) => {
+                for (row, &group) in group_indices.iter().enumerate() {
+                    if a.is_valid(row) && selected(row) {
+                        self.insert(group, a.value(row).as_bytes());
+                    }
+                }
+            }
+            StringsRef::View(a) => {
+                for (row, &group) in group_indices.iter().enumerate() {
+                    if a.is_valid(row) && selected(row) {
+                        self.insert(group, a.value(row).as_bytes());
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds every element of each row's list (an earlier state) to the row's group.
+    fn merge(&mut self, states: &ArrayRef, group_indices: &[usize], total: usize) -> Result<()> {
+        self.ensure_groups(total);
+        let lists = states.as_list::<i32>();
+        let offsets = lists.value_offsets();
+        let mut element_groups = Vec::with_capacity(lists.values().len());
+        let mut element_rows = Vec::with_capacity(lists.values().len());
+        for (row, &group) in group_indices.iter().enumerate() {
+            if lists.is_null(row) {
+                continue;
+            }
+            for element in offsets[row] as usize..offsets[row + 1] as usize {
+                element_groups.push(group);
+                element_rows.push(element as u32);
+            }
+        }
+        let elements = take(lists.values().as_ref(), &UInt32Array::from(element_rows), None)?;
+        self.update(&elements, &element_groups, None, total)
+    }
+
+    /// The sets of groups `0..n` as a list array (sorted if `sorted`), keeping the rest with
+    /// their indexes shifted down by `n`.
+    fn emit(&mut self, emit_to: EmitTo, sorted: bool) -> Result<ArrayRef> {
+        let n = match emit_to {
+            EmitTo::All => self.head.len(),
+            EmitTo::First(n) => n.min(self.head.len()),
+        };
+        let mut offsets = Vec::with_capacity(n + 1);
+        offsets.push(0i32);
+        let mut order: Vec<u32> = Vec::new();
+        let mut group_members: Vec<u32> = Vec::new();
+        for group in 0..n {
+            group_members.clear();
+            let mut id = self.head[group];
+            while id != NONE {
+                group_members.push(id);
+                id = self.members[id as usize].next;
+            }
+            if sorted {
+                group_members.sort_unstable_by(|&a, &b| {
+                    self.bytes(&self.members[a as usize])
+                        .cmp(self.bytes(&self.members[b as usize]))
+                });
+            }
+            order.extend_from_slice(&group_members);
+            offsets.push(order.len() as i32);
+        }
+        let values: ArrayRef = match &self.encoding {
+            Encoding::Utf8 => {
+                let total_bytes = order
+                    .iter()
+                    .map(|&id| self.members[id as usize].len as usize)
+                    .sum();
+                let mut builder = StringBuilder::with_capacity(order.len(), total_bytes);
+                for &id in &order {
+                    let bytes = self.bytes(&self.members[id as usize]);
+                    // Only whole UTF-8 strings were ever inserted.
+                    builder.append_value(std::str::from_utf8(bytes).expect("utf-8 by construction"));
+                }
+                Arc::new(builder.finish())
+            }
+            Encoding::Rows(converter) => {
+                let parser = converter.parser();
+                let rows = order
+                    .iter()
+                    .map(|&id| parser.parse(self.bytes(&self.members[id as usize])));
+                converter.convert_rows(rows)?.remove(0)
+            }
+        };
+        let list = GenericListArray::<i32>::try_new(
+            Arc::new(Field::new_list_field(self.element.clone(), true)),
+            OffsetBuffer::new(offsets.into()),
+            values,
+            None,
+        )?;
+        self.keep_groups_from(n)?;
+        Ok(Arc::new(list))
+    }
+
+    /// Drops groups `0..n` and renumbers the others from 0.
+    fn keep_groups_from(&mut self, n: usize) -> Result<()> {
+        let mut rest = self.fresh()?;
+        let total = self.head.len();
+        rest.ensure_groups(total - n);
+        for group in n..total {
+            let mut id = self.head[group];
+            while id != NONE {
+                let m = self.members[id as usize];
+                rest.insert(group - n, self.bytes(&m));
+                id = m.next;
+            }
+        }
+        *self = rest;
+        Ok(())
+    }
+
+    fn size(&self) -> usize {
+        self.table.capacity() * (size_of::<u32>() + 1)
+            + self.members.capacity() * size_of::<Member>()
+            + self.arena.capacity()
+            + (self.head.capacity() + self.tail.capacity() + self.count.capacity())
+                * size_of::<u32>()
+    }
+}
+
+enum StringsRef<'a> {
+    Utf8(&'a datafusion::arrow::array::StringArray),
+    Large(&'a datafusion::arrow::array::LargeStringArray),
+    View(&'a datafusion::arrow::array::StringViewArray),
+}
+
+/// Borrows a string array; dictionaries and null arrays are first cast to Utf8.
+fn as_utf8_like(values: &ArrayRef) -> Result<StringsRef<'_>> {
+    match values.data_type() {
+        DataType::Utf8 => Ok(StringsRef::Utf8(values.as_string::<i32>())),
+        DataType::LargeUtf8 => Ok(StringsRef::Large(values.as_string::<i64>())),
+        DataType::Utf8View => Ok(StringsRef::View(values.as_string_view())),
+        other => exec_err!("make_set: expected strings, got {other}"),
+    }
+}
+
+/// Casts dictionary-encoded or all-null input to plain strings.
+fn normalize_strings(values: &ArrayRef) -> Result<ArrayRef> {
+    match values.data_type() {
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => Ok(Arc::clone(values)),
+        _ => Ok(cast(values, &DataType::Utf8)?),
+    }
+}
+
+fn prepare(store: &SetStore, values: &ArrayRef) -> Result<ArrayRef> {
+    match store.encoding {
+        Encoding::Utf8 => normalize_strings(values),
+        Encoding::Rows(_) => Ok(Arc::clone(values)),
+    }
+}
+
+struct MakeSetGroups {
+    sets: SetStore,
+}
+
+impl GroupsAccumulator for MakeSetGroups {
+    fn update_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        opt_filter: Option<&BooleanArray>,
+        total_num_groups: usize,
+    ) -> Result<()> {
+        let values = prepare(&self.sets, &values[0])?;
+        self.sets
+            .update(&values, group_indices, opt_filter, total_num_groups)
+    }
+
+    fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
+        self.sets.emit(emit_to, true)
+    }
+
+    fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
+        Ok(vec![self.sets.emit(emit_to, false)?])
+    }
+
+    fn merge_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        total_num_groups: usize,
+    ) -> Result<()> {
+        self.sets.merge(&values[0], group_indices, total_num_groups)
+    }
+
+    fn convert_to_state(
+        &self,
+        values: &[ArrayRef],
+        opt_filter: Option<&BooleanArray>,
+    ) -> Result<Vec<ArrayRef>> {
+        // Each row becomes its own one-element set, or an empty one when null or filtered out.
+        let values = prepare(&self.sets, &values[0])?;
+        let values = cast(&values, &self.sets.element)?;
+        let mut offsets = Vec::with_capacity(values.len() + 1);
+        offsets.push(0i32);
+        let mut kept = Vec::with_capacity(values.len());
+        for row in 0..values.len() {
+            let selected = opt_filter.is_none_or(|f| f.is_valid(row) && f.value(row));
+            if values.is_valid(row) && selected {
+                kept.push(row as u32);
+            }
+            offsets.push(kept.len() as i32);
+        }
+        let elements = take(values.as_ref(), &UInt32Array::from(kept), None)?;
+        let list = ListArray::try_new(
+            Arc::new(Field::new_list_field(self.sets.element.clone(), true)),
+            OffsetBuffer::new(offsets.into()),
+            elements,
+            None,
+        )?;
+        Ok(vec![Arc::new(list)])
+    }
+
+    fn size(&self) -> usize {
+        self.sets.size()
+    }
+}
+
+/// The one-group accumulator DataFusion uses without GROUP BY and in window functions.
+struct MakeSetAccumulator {
+    sets: SetStore,
+}
+
+impl std::fmt::Debug for MakeSetAccumulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MakeSetAccumulator").finish_non_exhaustive()
+    }
+}
+
+impl MakeSetAccumulator {
+    fn current(&mut self, sorted: bool) -> Result<ScalarValue> {
+        self.sets.ensure_groups(1);
+        // Emitting renumbers the store; put the set back so the accumulator can go on.
+        let list = self.sets.emit(EmitTo::All, sorted)?;
+        self.sets.merge(&list, &[0], 1)?;
+        ScalarValue::try_from_array(&list, 0)
+    }
+}
+
+impl Accumulator for MakeSetAccumulator {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        let values = prepare(&self.sets, &values[0])?;
+        let groups = vec![0; values.len()];
+        self.sets.update(&values, &groups, None, 1)
+    }
+
+    fn evaluate(&mut self) -> Result<ScalarValue> {
+        self.current(true)
+    }
+
+    fn size(&self) -> usize {
+        size_of_val(self) + self.sets.size()
+    }
+
+    fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        Ok(vec![self.current(false)?])
+    }
+
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
+        let groups = vec![0; states[0].len()];
+        self.sets.merge(&states[0], &groups, 1)
+    }
+}

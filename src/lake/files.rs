@@ -1,0 +1,84 @@
+//! Finding a table's Parquet files and reading their footers.
+//!
+//! A table folder may hold hive folders (`date=2026-11-19/`), plain nested folders
+//! (`2026/11/19/`), and the litter export jobs leave (`_SUCCESS`, `.crc`, `_temporary/`):
+//! every `*.parquet` at any depth is a data file, except below a name starting with `.` or `_`
+//! (hidden or in-progress output, as Spark and Hive treat them). A zero-byte file holds no rows
+//! and is skipped.
+
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::SchemaRef;
+use futures::{StreamExt, TryStreamExt};
+use object_store::path::Path;
+use object_store::{ObjectMeta, ObjectStore};
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
+// Deprecated in parquet 59 in favour of hand-written readers; still the shortest correct way to
+// read a footer through object_store.
+#[allow(deprecated)]
+use parquet::arrow::async_reader::ParquetObjectReader;
+
+/// One Parquet file of a table, with what its footer says.
+#[derive(Debug, Clone)]
+pub struct DataFile {
+    pub meta: ObjectMeta,
+    pub schema: SchemaRef,
+    pub rows: u64,
+}
+
+/// True if `location` (below `prefix`) is a data file huntlake reads.
+pub fn is_data_file(prefix: &Path, location: &Path) -> bool {
+    let Some(parts) = location.prefix_match(prefix) else {
+        return false;
+    };
+    let parts: Vec<_> = parts.collect();
+    let hidden = parts
+        .iter()
+        .any(|p| p.as_ref().starts_with('.') || p.as_ref().starts_with('_'));
+    let is_parquet = parts
+        .last()
+        .is_some_and(|p| p.as_ref().to_ascii_lowercase().ends_with(".parquet"));
+    is_parquet && !hidden
+}
+
+/// Lists the data files below `prefix`, sorted by path.
+pub async fn list_data_files(
+    store: &Arc<dyn ObjectStore>,
+    prefix: &Path,
+) -> object_store::Result<Vec<ObjectMeta>> {
+    let mut files: Vec<ObjectMeta> = store
+        .list(Some(prefix))
+        .try_filter(|meta| futures::future::ready(is_data_file(prefix, &meta.location)))
+        .try_collect()
+        .await?;
+    files.sort_by(|a, b| a.location.cmp(&b.location));
+    Ok(files)
+}
+
+/// Reads the footers of `files` (several at a time). The error names the file.
+#[allow(deprecated)]
+pub async fn read_footers(
+    store: &Arc<dyn ObjectStore>,
+    files: Vec<ObjectMeta>,
+) -> Result<Vec<DataFile>, (ObjectMeta, String)> {
+    futures::stream::iter(files)
+        .map(|meta| {
+            let store = Arc::clone(store);
+            async move {
+                let mut reader = ParquetObjectReader::new(store, meta.location.clone())
+                    .with_file_size(meta.size);
+                match ArrowReaderMetadata::load_async(&mut reader, ArrowReaderOptions::new()).await
+                {
+                    Ok(footer) => Ok(DataFile {
+                        rows: footer.metadata().file_metadata().num_rows().max(0) as u64,
+                        schema: Arc::clone(footer.schema()),
+                        meta,
+                    }),
+                    Err(e) => Err((meta, e.to_string())),
+                }
+            }
+        })
+        .buffered(16)
+        .try_collect()
+        .await
+}

@@ -1,0 +1,17 @@
+//! huntlake: Sentinel's "Rare Process as a Service" detection, and ad-hoc SQL, over a lake of
+//! Microsoft Defender XDR Parquet exports, on DataFusion.
+//!
+//! lake (files → raw tables → Kusto views) → rule (GetServices materialized → rare services →
+//! sets per instance → keyed left joins) → output.
+
+pub mod detect;
+pub mod error;
+pub mod functions;
+pub mod lake;
+pub mod output;
+pub mod rule;
+pub mod sample;
+pub mod session;
+pub mod time;
+
+pub use error::{HuntError, Result};

@@ -1,0 +1,208 @@
+//! Writing results: table (for people), csv, json, ndjson and parquet (for tools). Files are
+//! written beside their destination and renamed into place, so a failed run leaves no partial
+//! file behind.
+
+pub mod cells;
+
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::parquet::arrow::ArrowWriter;
+use datafusion::parquet::basic::{Compression, ZstdLevel};
+use datafusion::parquet::file::properties::WriterProperties;
+
+use crate::error::{HuntError, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Table,
+    Csv,
+    Json,
+    Ndjson,
+    Parquet,
+}
+
+impl Format {
+    /// The format a destination's extension implies, if any.
+    pub fn from_extension(path: &Path) -> Option<Format> {
+        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        match ext.as_str() {
+            "csv" => Some(Format::Csv),
+            "json" => Some(Format::Json),
+            "ndjson" | "jsonl" => Some(Format::Ndjson),
+            "parquet" => Some(Format::Parquet),
+            "txt" => Some(Format::Table),
+            _ => None,
+        }
+    }
+}
+
+/// How wide a table cell may be before it is cut.
+pub const TABLE_CELL_WIDTH: usize = 48;
+
+/// Writes `batches` in `format` to `output` (a file) or to standard output.
+pub fn write_results(batches: &[RecordBatch], format: Format, output: Option<&Path>) -> Result<()> {
+    match output {
+        Some(path) => write_file_atomically(path, |file| write_to(batches, format, file)),
+        None => {
+            if format == Format::Parquet {
+                return Err(HuntError::usage(
+                    "--format parquet needs --output FILE (Parquet is not written to a terminal)",
+                ));
+            }
+            let stdout = std::io::stdout();
+            let mut lock = BufWriter::new(stdout.lock());
+            write_to(batches, format, &mut lock)
+                .and_then(|()| lock.flush().map_err(|e| io_error("standard output", e)))
+        }
+    }
+}
+
+fn write_to(batches: &[RecordBatch], format: Format, out: &mut dyn Write) -> Result<()> {
+    let io = |e| io_error("results", e);
+    match format {
+        Format::Ndjson => {
+            for batch in batches {
+                for row in 0..batch.num_rows() {
+                    writeln!(out, "{}", json_object(batch, row)).map_err(io)?;
+                }
+            }
+        }
+        Format::Json => {
+            let mut first = true;
+            write!(out, "[").map_err(io)?;
+            for batch in batches {
+                for row in 0..batch.num_rows() {
+                    let sep = if first { "\n  " } else { ",\n  " };
+                    first = false;
+                    write!(out, "{sep}{}", json_object(batch, row)).map_err(io)?;
+                }
+            }
+            writeln!(out, "{}]", if first { "" } else { "\n" }).map_err(io)?;
+        }
+        Format::Csv => {
+            let mut writer = csv::Writer::from_writer(out);
+            let csv_err = |e: csv::Error| io_error("CSV output", std::io::Error::other(e));
+            if let Some(first) = batches.first() {
+                let names = first.schema().fields().iter().map(|f| f.name().clone()).collect::<Vec<_>>();
+                writer.write_record(&names).map_err(csv_err)?;
+            }
+            for batch in batches {
+                for row in 0..batch.num_rows() {
+                    let record = batch
+                        .columns()
+                        .iter()
+                        .map(|c| cells::text_value(c, row))
+                        .collect::<Vec<_>>();
+                    writer.write_record(&record).map_err(csv_err)?;
+                }
+            }
+            writer.flush().map_err(io)?;
+        }
+        Format::Table => {
+            writeln!(out, "{}", render_table(batches)).map_err(io)?;
+        }
+        Format::Parquet => {
+            let schema = match batches.first() {
+                Some(b) => b.schema(),
+                None => return Ok(()),
+            };
+            let props = WriterProperties::builder()
+                .set_compression(Compression::ZSTD(ZstdLevel::default()))
+                .build();
+            let parquet_err = |e| io_error("Parquet output", std::io::Error::other(e));
+            // Detections are few: encode in memory (the writer wants a `Send` sink).
+            let mut buffer = Vec::new();
+            let mut writer =
+                ArrowWriter::try_new(&mut buffer, schema, Some(props)).map_err(parquet_err)?;
+            for batch in batches {
+                writer.write(batch).map_err(parquet_err)?;
+            }
+            writer.close().map_err(parquet_err)?;
+            out.write_all(&buffer).map_err(io)?;
+        }
+    }
+    Ok(())
+}
+
+/// One row as a JSON object, keys in column order.
+pub fn json_object(batch: &RecordBatch, row: usize) -> String {
+    let mut text = String::from("{");
+    for (i, (field, column)) in batch.schema().fields().iter().zip(batch.columns()).enumerate() {
+        if i > 0 {
+            text.push(',');
+        }
+        text.push_str(&serde_json::Value::String(field.name().clone()).to_string());
+        text.push(':');
+        text.push_str(&cells::json_value(column, row).to_string());
+    }
+    text.push('}');
+    text
+}
+
+/// A readable table with wide cells cut at [`TABLE_CELL_WIDTH`] characters.
+pub fn render_table(batches: &[RecordBatch]) -> String {
+    let mut table = Table::new();
+    table
+        .load_preset(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Disabled);
+    if let Some(first) = batches.first() {
+        table.set_header(first.schema().fields().iter().map(|f| f.name().clone()));
+    }
+    for batch in batches {
+        for row in 0..batch.num_rows() {
+            table.add_row(
+                batch
+                    .columns()
+                    .iter()
+                    .map(|c| truncate(&cells::text_value(c, row), TABLE_CELL_WIDTH)),
+            );
+        }
+    }
+    table.to_string()
+}
+
+fn truncate(text: &str, width: usize) -> String {
+    let one_line = text.replace(['\n', '\r'], " ");
+    if one_line.chars().count() <= width {
+        return one_line;
+    }
+    let mut cut: String = one_line.chars().take(width - 1).collect();
+    cut.push('…');
+    cut
+}
+
+/// Writes through `write` into a temporary file beside `path`, then renames it into place.
+fn write_file_atomically(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> Result<()>,
+) -> Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let output_error = |message: String| HuntError::Output {
+        path: path.to_path_buf(),
+        message,
+    };
+    let temp = tempfile::Builder::new()
+        .prefix(".huntlake-")
+        .tempfile_in(&dir)
+        .map_err(|e| output_error(e.to_string()))?;
+    {
+        let mut writer = BufWriter::new(temp.as_file());
+        write(&mut writer)?;
+        writer.flush().map_err(|e| output_error(e.to_string()))?;
+    }
+    temp.persist(path).map_err(|e| output_error(e.error.to_string()))?;
+    Ok(())
+}
+
+fn io_error(what: &str, source: std::io::Error) -> HuntError {
+    HuntError::Io {
+        context: format!("writing {what}"),
+        source,
+    }
+}

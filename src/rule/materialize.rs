@@ -1,0 +1,176 @@
+//! KQL's `materialize()`: run a query once and keep its rows as a table. DataFusion 55 inlines
+//! CTEs (each reference re-runs the scan), so the engine does it: batches are kept in memory
+//! while they fit the budget (and the session's memory pool), and are otherwise written to
+//! Arrow IPC files in a spill folder that is removed when the [`Materialized`] guard drops.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::ipc::writer::FileWriter;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::datasource::MemTable;
+use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
+use datafusion::datasource::file_format::options::ArrowReadOptions;
+use datafusion::prelude::{DataFrame, SessionContext};
+use futures::StreamExt;
+
+use crate::error::{HuntError, QueryContext, Result};
+
+#[derive(Debug, Clone)]
+pub struct MaterializeOptions {
+    /// Largest in-memory size, in bytes, before spilling to disk.
+    pub memory_budget: usize,
+    /// Where spill files go (default: the system's temporary folder).
+    pub spill_dir: Option<PathBuf>,
+}
+
+impl Default for MaterializeOptions {
+    fn default() -> Self {
+        MaterializeOptions {
+            memory_budget: 1 << 30,
+            spill_dir: None,
+        }
+    }
+}
+
+/// A materialized table; dropping it deletes its spill files (the table stays registered).
+#[derive(Debug)]
+pub struct Materialized {
+    pub rows: usize,
+    pub bytes: usize,
+    pub spilled: bool,
+    _spill: Option<tempfile::TempDir>,
+    /// Counts the in-memory table against the session's memory pool while it lives.
+    _reservation: Option<MemoryReservation>,
+}
+
+/// Runs `df` once and registers its rows as table `name` in `ctx`.
+pub async fn materialize(
+    ctx: &SessionContext,
+    df: DataFrame,
+    name: &str,
+    options: &MaterializeOptions,
+) -> Result<Materialized> {
+    let what = format!("materializing {name}");
+    let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+    let mut stream = df.execute_stream().await.context(what.clone())?;
+    let reservation =
+        MemoryConsumer::new(format!("materialized {name}")).register(&ctx.runtime_env().memory_pool);
+
+    let mut kept: Vec<RecordBatch> = Vec::new();
+    let mut bytes = 0usize;
+    let mut rows = 0usize;
+    let mut spill: Option<Spill> = None;
+    while let Some(batch) = stream.next().await {
+        let batch = batch.context(what.clone())?;
+        if batch.num_rows() == 0 {
+            continue;
+        }
+        rows += batch.num_rows();
+        let size = batch.get_array_memory_size();
+        bytes += size;
+        if let Some(spill) = spill.as_mut() {
+            spill.write(&batch)?;
+            continue;
+        }
+        if bytes <= options.memory_budget && reservation.try_grow(size).is_ok() {
+            kept.push(batch);
+            continue;
+        }
+        // Over budget: everything so far, and the rest, goes to disk.
+        let mut new_spill = Spill::create(options, name, &schema)?;
+        for earlier in kept.drain(..) {
+            new_spill.write(&earlier)?;
+        }
+        new_spill.write(&batch)?;
+        reservation.free();
+        spill = Some(new_spill);
+    }
+
+    let _ = ctx.deregister_table(name);
+    match spill {
+        None => {
+            let partitions = split_partitions(kept, ctx.copied_config().target_partitions());
+            let table = MemTable::try_new(schema, partitions).context(what.clone())?;
+            ctx.register_table(name, Arc::new(table)).context(what)?;
+            Ok(Materialized {
+                rows,
+                bytes,
+                spilled: false,
+                _spill: None,
+                _reservation: Some(reservation),
+            })
+        }
+        Some(spill) => {
+            let dir = spill.finish()?;
+            let path = dir.path().to_string_lossy().to_string() + "/";
+            ctx.register_arrow(name, &path, ArrowReadOptions::default().schema(&schema))
+                .await
+                .context(what)?;
+            Ok(Materialized {
+                rows,
+                bytes,
+                spilled: true,
+                _spill: Some(dir),
+                _reservation: None,
+            })
+        }
+    }
+}
+
+/// Deals batches round-robin into `n` partitions so that later scans run in parallel.
+fn split_partitions(batches: Vec<RecordBatch>, n: usize) -> Vec<Vec<RecordBatch>> {
+    let n = n.max(1);
+    let mut partitions = vec![Vec::new(); n];
+    for (i, batch) in batches.into_iter().enumerate() {
+        partitions[i % n].push(batch);
+    }
+    partitions
+}
+
+struct Spill {
+    dir: tempfile::TempDir,
+    writer: FileWriter<std::io::BufWriter<std::fs::File>>,
+    path: PathBuf,
+}
+
+impl Spill {
+    fn create(options: &MaterializeOptions, name: &str, schema: &SchemaRef) -> Result<Spill> {
+        let io = |source| HuntError::Io {
+            context: format!("spilling {name} to disk"),
+            source,
+        };
+        let mut builder = tempfile::Builder::new();
+        builder.prefix("huntlake-spill-");
+        let dir = match &options.spill_dir {
+            Some(parent) => builder.tempdir_in(parent),
+            None => builder.tempdir(),
+        }
+        .map_err(io)?;
+        let path = dir.path().join(format!("{name}.arrow"));
+        let file = std::fs::File::create(&path).map_err(io)?;
+        let writer = FileWriter::try_new(std::io::BufWriter::new(file), schema).map_err(|e| {
+            HuntError::Output {
+                path: path.clone(),
+                message: e.to_string(),
+            }
+        })?;
+        Ok(Spill { dir, writer, path })
+    }
+
+    fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        self.writer.write(batch).map_err(|e| HuntError::Output {
+            path: self.path.clone(),
+            message: e.to_string(),
+        })
+    }
+
+    fn finish(mut self) -> Result<tempfile::TempDir> {
+        self.writer.finish().map_err(|e| HuntError::Output {
+            path: self.path.clone(),
+            message: e.to_string(),
+        })?;
+        Ok(self.dir)
+    }
+}
