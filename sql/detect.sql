@@ -138,29 +138,29 @@ SELECT
     dns_domain(i.DeviceName)                   AS DnsDomain
 FROM instances i
 LEFT JOIN network n
-    ON  i.DeviceName IS NOT DISTINCT FROM n.DeviceName
-    AND i.ServiceProcess IS NOT DISTINCT FROM n.ServiceProcess
-    AND i.ServiceProcessCmdline IS NOT DISTINCT FROM n.ServiceProcessCmdline
-    AND i.ServiceProcessCreationTime IS NOT DISTINCT FROM n.ServiceProcessCreationTime
-    AND i.ServiceProcessID IS NOT DISTINCT FROM n.ServiceProcessID
-    AND i.ServiceProcessUser IS NOT DISTINCT FROM n.ServiceProcessUser
-    AND i.ServiceProcessSHA1 IS NOT DISTINCT FROM n.ServiceProcessSHA1
+    ON  (i.DeviceName IS NOT DISTINCT FROM n.DeviceName)
+    AND (i.ServiceProcess IS NOT DISTINCT FROM n.ServiceProcess)
+    AND (i.ServiceProcessCmdline IS NOT DISTINCT FROM n.ServiceProcessCmdline)
+    AND (i.ServiceProcessCreationTime IS NOT DISTINCT FROM n.ServiceProcessCreationTime)
+    AND (i.ServiceProcessID IS NOT DISTINCT FROM n.ServiceProcessID)
+    AND (i.ServiceProcessUser IS NOT DISTINCT FROM n.ServiceProcessUser)
+    AND (i.ServiceProcessSHA1 IS NOT DISTINCT FROM n.ServiceProcessSHA1)
 LEFT JOIN files f
-    ON  i.DeviceName IS NOT DISTINCT FROM f.DeviceName
-    AND i.ServiceProcess IS NOT DISTINCT FROM f.ServiceProcess
-    AND i.ServiceProcessCmdline IS NOT DISTINCT FROM f.ServiceProcessCmdline
-    AND i.ServiceProcessCreationTime IS NOT DISTINCT FROM f.ServiceProcessCreationTime
-    AND i.ServiceProcessID IS NOT DISTINCT FROM f.ServiceProcessID
-    AND i.ServiceProcessUser IS NOT DISTINCT FROM f.ServiceProcessUser
-    AND i.ServiceProcessSHA1 IS NOT DISTINCT FROM f.ServiceProcessSHA1
+    ON  (i.DeviceName IS NOT DISTINCT FROM f.DeviceName)
+    AND (i.ServiceProcess IS NOT DISTINCT FROM f.ServiceProcess)
+    AND (i.ServiceProcessCmdline IS NOT DISTINCT FROM f.ServiceProcessCmdline)
+    AND (i.ServiceProcessCreationTime IS NOT DISTINCT FROM f.ServiceProcessCreationTime)
+    AND (i.ServiceProcessID IS NOT DISTINCT FROM f.ServiceProcessID)
+    AND (i.ServiceProcessUser IS NOT DISTINCT FROM f.ServiceProcessUser)
+    AND (i.ServiceProcessSHA1 IS NOT DISTINCT FROM f.ServiceProcessSHA1)
 LEFT JOIN images m
-    ON  i.DeviceName IS NOT DISTINCT FROM m.DeviceName
-    AND i.ServiceProcess IS NOT DISTINCT FROM m.ServiceProcess
-    AND i.ServiceProcessCmdline IS NOT DISTINCT FROM m.ServiceProcessCmdline
-    AND i.ServiceProcessCreationTime IS NOT DISTINCT FROM m.ServiceProcessCreationTime
-    AND i.ServiceProcessID IS NOT DISTINCT FROM m.ServiceProcessID
-    AND i.ServiceProcessUser IS NOT DISTINCT FROM m.ServiceProcessUser
-    AND i.ServiceProcessSHA1 IS NOT DISTINCT FROM m.ServiceProcessSHA1
+    ON  (i.DeviceName IS NOT DISTINCT FROM m.DeviceName)
+    AND (i.ServiceProcess IS NOT DISTINCT FROM m.ServiceProcess)
+    AND (i.ServiceProcessCmdline IS NOT DISTINCT FROM m.ServiceProcessCmdline)
+    AND (i.ServiceProcessCreationTime IS NOT DISTINCT FROM m.ServiceProcessCreationTime)
+    AND (i.ServiceProcessID IS NOT DISTINCT FROM m.ServiceProcessID)
+    AND (i.ServiceProcessUser IS NOT DISTINCT FROM m.ServiceProcessUser)
+    AND (i.ServiceProcessSHA1 IS NOT DISTINCT FROM m.ServiceProcessSHA1)
 ORDER BY
     i.DeviceName, i.ServiceProcess, i.ServiceProcessCmdline, i.ServiceProcessCreationTime,
     i.ServiceProcessID, i.ServiceProcessUser, i.ServiceProcessSHA1

@@ -101,29 +101,29 @@ joined AS (
         coalesce(m.LoadedDLLSHA1, '')    AS LoadedDLLSHA1
     FROM launches l
     LEFT JOIN network n
-        ON  l.DeviceName IS NOT DISTINCT FROM n.DeviceName
-        AND l.ServiceProcess IS NOT DISTINCT FROM n.ServiceProcess
-        AND l.ServiceProcessCmdline IS NOT DISTINCT FROM n.ServiceProcessCmdline
-        AND l.ServiceProcessCreationTime IS NOT DISTINCT FROM n.ServiceProcessCreationTime
-        AND l.ServiceProcessID IS NOT DISTINCT FROM n.ServiceProcessID
-        AND l.ServiceProcessUser IS NOT DISTINCT FROM n.ServiceProcessUser
-        AND l.ServiceProcessSHA1 IS NOT DISTINCT FROM n.ServiceProcessSHA1
+        ON  (l.DeviceName IS NOT DISTINCT FROM n.DeviceName)
+        AND (l.ServiceProcess IS NOT DISTINCT FROM n.ServiceProcess)
+        AND (l.ServiceProcessCmdline IS NOT DISTINCT FROM n.ServiceProcessCmdline)
+        AND (l.ServiceProcessCreationTime IS NOT DISTINCT FROM n.ServiceProcessCreationTime)
+        AND (l.ServiceProcessID IS NOT DISTINCT FROM n.ServiceProcessID)
+        AND (l.ServiceProcessUser IS NOT DISTINCT FROM n.ServiceProcessUser)
+        AND (l.ServiceProcessSHA1 IS NOT DISTINCT FROM n.ServiceProcessSHA1)
     LEFT JOIN file_events f
-        ON  l.DeviceName IS NOT DISTINCT FROM f.DeviceName
-        AND l.ServiceProcess IS NOT DISTINCT FROM f.ServiceProcess
-        AND l.ServiceProcessCmdline IS NOT DISTINCT FROM f.ServiceProcessCmdline
-        AND l.ServiceProcessCreationTime IS NOT DISTINCT FROM f.ServiceProcessCreationTime
-        AND l.ServiceProcessID IS NOT DISTINCT FROM f.ServiceProcessID
-        AND l.ServiceProcessUser IS NOT DISTINCT FROM f.ServiceProcessUser
-        AND l.ServiceProcessSHA1 IS NOT DISTINCT FROM f.ServiceProcessSHA1
+        ON  (l.DeviceName IS NOT DISTINCT FROM f.DeviceName)
+        AND (l.ServiceProcess IS NOT DISTINCT FROM f.ServiceProcess)
+        AND (l.ServiceProcessCmdline IS NOT DISTINCT FROM f.ServiceProcessCmdline)
+        AND (l.ServiceProcessCreationTime IS NOT DISTINCT FROM f.ServiceProcessCreationTime)
+        AND (l.ServiceProcessID IS NOT DISTINCT FROM f.ServiceProcessID)
+        AND (l.ServiceProcessUser IS NOT DISTINCT FROM f.ServiceProcessUser)
+        AND (l.ServiceProcessSHA1 IS NOT DISTINCT FROM f.ServiceProcessSHA1)
     LEFT JOIN image_loads m
-        ON  l.DeviceName IS NOT DISTINCT FROM m.DeviceName
-        AND l.ServiceProcess IS NOT DISTINCT FROM m.ServiceProcess
-        AND l.ServiceProcessCmdline IS NOT DISTINCT FROM m.ServiceProcessCmdline
-        AND l.ServiceProcessCreationTime IS NOT DISTINCT FROM m.ServiceProcessCreationTime
-        AND l.ServiceProcessID IS NOT DISTINCT FROM m.ServiceProcessID
-        AND l.ServiceProcessUser IS NOT DISTINCT FROM m.ServiceProcessUser
-        AND l.ServiceProcessSHA1 IS NOT DISTINCT FROM m.ServiceProcessSHA1
+        ON  (l.DeviceName IS NOT DISTINCT FROM m.DeviceName)
+        AND (l.ServiceProcess IS NOT DISTINCT FROM m.ServiceProcess)
+        AND (l.ServiceProcessCmdline IS NOT DISTINCT FROM m.ServiceProcessCmdline)
+        AND (l.ServiceProcessCreationTime IS NOT DISTINCT FROM m.ServiceProcessCreationTime)
+        AND (l.ServiceProcessID IS NOT DISTINCT FROM m.ServiceProcessID)
+        AND (l.ServiceProcessUser IS NOT DISTINCT FROM m.ServiceProcessUser)
+        AND (l.ServiceProcessSHA1 IS NOT DISTINCT FROM m.ServiceProcessSHA1)
 )
 SELECT
     DeviceName, ServiceProcess, ServiceProcessCmdline, ServiceProcessCreationTime,

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::ipc::writer::FileWriter;
 use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::common::TableReference;
 use datafusion::datasource::MemTable;
 use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
 use datafusion::datasource::file_format::options::ArrowReadOptions;
@@ -88,12 +89,13 @@ pub async fn materialize(
         spill = Some(new_spill);
     }
 
-    let _ = ctx.deregister_table(name);
+    let table_ref = TableReference::bare(name);
+    let _ = ctx.deregister_table(table_ref.clone());
     match spill {
         None => {
             let partitions = split_partitions(kept, ctx.copied_config().target_partitions());
             let table = MemTable::try_new(schema, partitions).context(what.clone())?;
-            ctx.register_table(name, Arc::new(table)).context(what)?;
+            ctx.register_table(table_ref, Arc::new(table)).context(what)?;
             Ok(Materialized {
                 rows,
                 bytes,
@@ -105,7 +107,7 @@ pub async fn materialize(
         Some(spill) => {
             let dir = spill.finish()?;
             let path = dir.path().to_string_lossy().to_string() + "/";
-            ctx.register_arrow(name, &path, ArrowReadOptions::default().schema(&schema))
+            ctx.register_arrow(table_ref, &path, ArrowReadOptions::default().schema(&schema))
                 .await
                 .context(what)?;
             Ok(Materialized {
