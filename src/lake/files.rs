@@ -12,7 +12,11 @@ use datafusion::arrow::datatypes::SchemaRef;
 use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path;
 use object_store::{ObjectMeta, ObjectStore};
+use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::datatypes::{DataType, Int64Type, TimeUnit};
+use parquet::arrow::arrow_reader::statistics::StatisticsConverter;
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
+use parquet::file::metadata::ParquetMetaData;
 // Deprecated in parquet 59 in favour of hand-written readers; still the shortest correct way to
 // read a footer through object_store.
 #[allow(deprecated)]
@@ -24,6 +28,7 @@ pub struct DataFile {
     pub meta: ObjectMeta,
     pub schema: SchemaRef,
     pub rows: u64,
+    pub metadata: Arc<ParquetMetaData>,
 }
 
 /// True if `location` (below `prefix`) is a data file huntlake reads.
@@ -72,6 +77,7 @@ pub async fn read_footers(
                     Ok(footer) => Ok(DataFile {
                         rows: footer.metadata().file_metadata().num_rows().max(0) as u64,
                         schema: Arc::clone(footer.schema()),
+                        metadata: Arc::clone(footer.metadata()),
                         meta,
                     }),
                     Err(e) => Err((meta, e.to_string())),
@@ -81,4 +87,45 @@ pub async fn read_footers(
         .buffered(16)
         .try_collect()
         .await
+}
+
+/// The first value of timestamp column `column` that nanoseconds cannot hold (outside the
+/// years 1677-2262), judged from the row-group statistics, as text. `None` when all fit or the
+/// file has no statistics for it.
+pub fn timestamp_out_of_range(file: &DataFile, column: &str) -> Option<String> {
+    let field = file.schema.field_with_name(column).ok()?;
+    let DataType::Timestamp(unit, _) = field.data_type() else {
+        return None;
+    };
+    let per_unit: i64 = match unit {
+        TimeUnit::Second => 1_000_000_000,
+        TimeUnit::Millisecond => 1_000_000,
+        TimeUnit::Microsecond => 1_000,
+        TimeUnit::Nanosecond => return None,
+    };
+    let converter =
+        StatisticsConverter::try_new(column, &file.schema, file.metadata.file_metadata().schema_descr())
+            .ok()?;
+    let row_groups = file.metadata.row_groups();
+    for values in [
+        converter.row_group_mins(row_groups).ok()?,
+        converter.row_group_maxes(row_groups).ok()?,
+    ] {
+        let values = datafusion::arrow::compute::cast(&values, &DataType::Int64).ok()?;
+        let values = values.as_primitive::<Int64Type>();
+        for i in 0..values.len() {
+            if values.is_valid(i) && values.value(i).checked_mul(per_unit).is_none() {
+                let v = values.value(i);
+                let text = match unit {
+                    TimeUnit::Second => chrono::DateTime::from_timestamp(v, 0),
+                    TimeUnit::Millisecond => chrono::DateTime::from_timestamp_millis(v),
+                    _ => Some(chrono::DateTime::from_timestamp_micros(v)?),
+                }
+                .map(|t| t.to_rfc3339())
+                .unwrap_or_else(|| format!("{v} ({unit:?} since 1970)"));
+                return Some(text);
+            }
+        }
+    }
+    None
 }

@@ -257,6 +257,18 @@ async fn open_table(
                     ),
                 });
             }
+            if *kusto_type == KustoType::Datetime
+                && let Some(value) = files::timestamp_out_of_range(file, name)
+            {
+                return Err(HuntError::File {
+                    table: table.name().into(),
+                    file: display_path(&file.meta.location),
+                    message: format!(
+                        "column {name} holds {value}, outside the years 1677-2262 that \
+                         huntlake's nanosecond datetimes can hold"
+                    ),
+                });
+            }
         }
     }
     Ok(LakeTable {
