@@ -6,6 +6,7 @@
 
 pub mod detect;
 pub mod error;
+pub mod generate;
 pub mod functions;
 pub mod lake;
 pub mod output;

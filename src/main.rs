@@ -24,6 +24,52 @@ struct Cli {
 enum Command {
     /// Run the "Rare Process as a Service" detection over a lake.
     Detect(DetectArgs),
+    /// Write a large synthetic Defender lake (for benchmarks), with planted rare services and a
+    /// ground-truth manifest.
+    Generate(GenerateArgs),
+}
+
+#[derive(Args)]
+struct GenerateArgs {
+    /// The lake root to write (its table folders are replaced).
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// Number of devices.
+    #[arg(long, value_name = "N")]
+    devices: u32,
+    /// Number of days of data.
+    #[arg(long, value_name = "N")]
+    days: u32,
+    /// Seed: the same arguments and seed write the same data.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// The end of the data (exclusive), RFC 3339. Default: today 00:00 UTC.
+    #[arg(long, value_name = "RFC3339", value_parser = parse_datetime, conflicts_with = "start")]
+    as_of: Option<i64>,
+    /// The start of the data, RFC 3339 (instead of --as-of).
+    #[arg(long, value_name = "RFC3339", value_parser = parse_datetime)]
+    start: Option<i64>,
+    /// Process events per device per day.
+    #[arg(long, default_value_t = 1_200)]
+    process_per_day: u32,
+    /// Network events per device per day.
+    #[arg(long, default_value_t = 2_500)]
+    network_per_day: u32,
+    /// File events per device per day.
+    #[arg(long, default_value_t = 4_000)]
+    file_per_day: u32,
+    /// Image-load events per device per day.
+    #[arg(long, default_value_t = 6_000)]
+    image_per_day: u32,
+    /// Chance that a device-day gets a planted rare service.
+    #[arg(long, default_value_t = 0.05)]
+    rare_rate: f64,
+    /// Whole-microsecond times (to compare with engines that hold microseconds, e.g. DuckDB).
+    #[arg(long)]
+    microsecond_times: bool,
+    /// Writer threads (default: the number of cores).
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
 }
 
 #[derive(Args)]
@@ -134,6 +180,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Detect(args) => runtime.block_on(run_detect(args)),
+        Command::Generate(args) => run_generate(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -173,5 +220,64 @@ async fn run_detect(args: DetectArgs) -> Result<(), HuntError> {
     let detection = detect::detect(&request, &mut |note| eprintln!("{note}")).await?;
     detect::write(&detection, format, args.output.as_deref())?;
     eprintln!("{}", detection.summary());
+    Ok(())
+}
+
+fn run_generate(args: GenerateArgs) -> Result<(), HuntError> {
+    use huntlake::generate::{GenerateOptions, generate};
+    const DAY: i64 = 86_400 * 1_000_000_000;
+    let end = match (args.as_of, args.start) {
+        (Some(end), _) => end,
+        (None, Some(start)) => start + args.days as i64 * DAY,
+        (None, None) => {
+            let now = huntlake::time::now_nanos();
+            now - now.rem_euclid(DAY)
+        }
+    };
+    for table in huntlake::lake::DefenderTable::ALL {
+        let dir = args.out.join(table.name());
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).map_err(|source| HuntError::Io {
+                context: format!("replacing {}", dir.display()),
+                source,
+            })?;
+        }
+    }
+    let mut options = GenerateOptions::new(&args.out, args.devices, args.days, end);
+    options.seed = args.seed;
+    options.rates.process = args.process_per_day;
+    options.rates.network = args.network_per_day;
+    options.rates.file = args.file_per_day;
+    options.rates.image = args.image_per_day;
+    options.rare_per_device_day = args.rare_rate;
+    options.microsecond_times = args.microsecond_times;
+    if let Some(threads) = args.threads {
+        options.threads = threads;
+    }
+    let bar = indicatif::ProgressBar::new(options.expected_rows());
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} {elapsed_precise} [{wide_bar}] {human_pos}/{human_len} rows ({per_sec})",
+        )
+        .expect("valid template"),
+    );
+    let started = std::time::Instant::now();
+    let summary = generate(&options, &|rows| bar.set_position(rows))?;
+    bar.finish_and_clear();
+    let rows: u64 = summary.rows.iter().sum();
+    let seconds = started.elapsed().as_secs_f64();
+    eprintln!(
+        "huntlake: wrote {rows} rows ({}) in {} files, {:.1} MiB, {} planted rare services, in {seconds:.1} s ({:.2} M rows/s) to {}",
+        huntlake::lake::DefenderTable::ALL
+            .iter()
+            .map(|t| format!("{} {}", t, summary.rows[*t as usize]))
+            .collect::<Vec<_>>()
+            .join(", "),
+        summary.files,
+        summary.bytes as f64 / (1 << 20) as f64,
+        summary.planted.len(),
+        rows as f64 / seconds / 1e6,
+        args.out.display()
+    );
     Ok(())
 }
