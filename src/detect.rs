@@ -15,7 +15,9 @@ use crate::time::{format_rfc3339, now_nanos};
 
 /// The embedded sample lake, shipped in the repository's `data/` folder.
 pub fn sample_lake_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("data").join("sample-lake")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("data")
+        .join("sample-lake")
 }
 
 #[derive(Debug, Clone)]

@@ -19,8 +19,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use datafusion::arrow::array::{
-    ArrayRef, BooleanBuilder, Int32Builder, Int64Builder, StringBuilder, TimestampMicrosecondBuilder,
-    TimestampNanosecondBuilder,
+    ArrayRef, BooleanBuilder, Int32Builder, Int64Builder, StringBuilder,
+    TimestampMicrosecondBuilder, TimestampNanosecondBuilder,
 };
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::arrow::record_batch::RecordBatch;
@@ -143,7 +143,10 @@ pub struct GenerateSummary {
 pub const MANIFEST_FILE: &str = "manifest.json";
 
 /// Writes the lake. `progress` is called with rows written so far (from several threads).
-pub fn generate(options: &GenerateOptions, progress: &(dyn Fn(u64) + Sync)) -> Result<GenerateSummary> {
+pub fn generate(
+    options: &GenerateOptions,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<GenerateSummary> {
     if options.devices == 0 || options.days == 0 {
         return Err(HuntError::usage("--devices and --days must be at least 1"));
     }
@@ -389,7 +392,9 @@ struct World {
 }
 
 const DEPARTMENTS: &[&str] = &["fin", "hr", "eng", "ops", "sales", "it", "legal", "mkt"];
-const USERS: &[&str] = &["jdoe", "asmith", "bkumar", "mgarcia", "lchen", "okafor", "pnovak", "rsato"];
+const USERS: &[&str] = &[
+    "jdoe", "asmith", "bkumar", "mgarcia", "lchen", "okafor", "pnovak", "rsato",
+];
 
 impl World {
     fn new(options: &GenerateOptions) -> World {
@@ -438,9 +443,7 @@ impl World {
             user_weights: weights(Kind::User),
             devices,
         };
-        world.plantings = (0..options.devices)
-            .map(|d| world.plant(d))
-            .collect();
+        world.plantings = (0..options.devices).map(|d| world.plant(d)).collect();
         world
     }
 
@@ -626,7 +629,9 @@ fn write_table_day(
     let schema = file_schema(table, world.options.microsecond_times);
     let file = std::fs::File::create(&path).map_err(io)?;
     let props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).expect("valid level")))
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(1).expect("valid level"),
+        ))
         .set_max_row_group_row_count(Some(world.options.row_group_rows))
         .build();
     // Plain Parquet types only: readers need no embedded Arrow schema.
@@ -647,7 +652,13 @@ fn write_table_day(
     for device in 0..world.options.devices {
         let mut cast = world.cast(device, day);
         let base = cast.len();
-        let mut rng = Rng::new(&[world.options.seed, 5, table as u64, device as u64, day as u64]);
+        let mut rng = Rng::new(&[
+            world.options.seed,
+            5,
+            table as u64,
+            device as u64,
+            day as u64,
+        ]);
         let start = world.day_start(day);
         let slot = casts.len() as u32;
         for _ in 0..world.options.rates.of(table) {
@@ -871,7 +882,7 @@ fn target(table: DefenderTable, e: &Event, actor: &Actor, user: &str) -> (String
         }
         DefenderTable::DeviceImageLoadEvents => {
             let name = DLLS[(p % DLLS.len() as u64) as usize];
-            let folder = if e.rare && p % 7 == 0 {
+            let folder = if e.rare && p.is_multiple_of(7) {
                 actor.folder.as_str()
             } else {
                 r"c:\windows\system32"
@@ -1028,9 +1039,15 @@ fn build_batch(
                 Arc::new(b.finish())
             }
             Col::RemoteIpType => string_col(events, |_, e| {
-                Some(if (e.pick >> 32) % 3 == 0 { "Private" } else { "Public" })
+                Some(if (e.pick >> 32) % 3 == 0 {
+                    "Private"
+                } else {
+                    "Public"
+                })
             }),
-            Col::RemotePort => ints(&|e| [443, 80, 445, 135, 53, 389][((e.pick >> 40) % 6) as usize]),
+            Col::RemotePort => {
+                ints(&|e| [443, 80, 445, 135, 53, 389][((e.pick >> 40) % 6) as usize])
+            }
             Col::RemoteUrl => string_col(events, |_, e| {
                 let p = e.pick >> 44;
                 Some(if p % 10 == 0 {
@@ -1039,7 +1056,13 @@ fn build_batch(
                     ""
                 })
             }),
-            Col::Protocol => string_col(events, |_, e| Some(if (e.pick >> 40) % 6 == 4 { "Udp" } else { "Tcp" })),
+            Col::Protocol => string_col(events, |_, e| {
+                Some(if (e.pick >> 40) % 6 == 4 {
+                    "Udp"
+                } else {
+                    "Tcp"
+                })
+            }),
             Col::LocalIp => string_col(events, |_, e| Some(&device(e).ip)),
             Col::LocalPort => ints(&|e| 49_152 + ((e.pick >> 48) % 16_000) as i32),
             Col::ReportId => longs(&|e| (e.pick >> 1) as i64 % 1_000_000_000),

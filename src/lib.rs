@@ -6,8 +6,8 @@
 
 pub mod detect;
 pub mod error;
-pub mod generate;
 pub mod functions;
+pub mod generate;
 pub mod lake;
 pub mod output;
 pub mod rule;

@@ -163,7 +163,11 @@ fn parse_size(text: &str) -> Result<usize, String> {
         "k" | "kb" | "kib" => 1 << 10,
         "m" | "mb" | "mib" => 1 << 20,
         "g" | "gb" | "gib" => 1 << 30,
-        _ => return Err(format!("invalid size '{text}': expected e.g. 512MiB or 2GiB")),
+        _ => {
+            return Err(format!(
+                "invalid size '{text}': expected e.g. 512MiB or 2GiB"
+            ));
+        }
     };
     n.checked_mul(scale)
         .ok_or_else(|| format!("invalid size '{text}': too large"))
@@ -171,7 +175,10 @@ fn parse_size(text: &str) -> Result<usize, String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("huntlake: error: cannot start the runtime: {e}");

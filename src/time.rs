@@ -94,35 +94,6 @@ pub fn format_rfc3339(nanos: i64) -> String {
     DateTime::<Utc>::from_timestamp_nanos(nanos).to_rfc3339_opts(SecondsFormat::AutoSi, true)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn spans() {
-        assert_eq!(parse_span("14d").unwrap(), 14 * 86_400 * NANOS_PER_SECOND);
-        assert_eq!(parse_span("36h").unwrap(), 36 * 3_600 * NANOS_PER_SECOND);
-        assert_eq!(parse_span("90m").unwrap(), 90 * 60 * NANOS_PER_SECOND);
-        assert_eq!(parse_span("1.5h").unwrap(), 5_400 * NANOS_PER_SECOND);
-        assert_eq!(parse_span("250ms").unwrap(), 250_000_000);
-        assert_eq!(parse_span("3ticks").unwrap(), 300);
-        for bad in ["", "14", "d", "14x", "-1d", "0d", "1.d", "1e3d", "99999999999d"] {
-            assert!(parse_span(bad).is_err(), "{bad} should be rejected");
-        }
-    }
-
-    #[test]
-    fn datetimes() {
-        let t = parse_datetime("2026-11-01T00:00:05.0040000Z").unwrap();
-        assert_eq!(format_kusto_datetime(t), "2026-11-01T00:00:05.0040000Z");
-        let t = parse_datetime("2026-11-01T01:00:00.123456789+01:00").unwrap();
-        assert_eq!(format_kusto_datetime(t), "2026-11-01T00:00:00.1234567Z");
-        assert_eq!(format_kusto_datetime(-50), "1969-12-31T23:59:59.9999999Z");
-        assert!(parse_datetime("2026-11-01").is_err());
-        assert!(parse_datetime("yesterday").is_err());
-    }
-}
-
 /// Formats a span the Kusto way, in the largest unit that divides it (`14d`, `36h`, `90m`).
 pub fn format_span(nanos: i64) -> String {
     const UNITS: [(i64, &str); 5] = [
@@ -138,4 +109,43 @@ pub fn format_span(nanos: i64) -> String {
         }
     }
     format!("{}ticks", nanos / TICK_NANOS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans() {
+        assert_eq!(parse_span("14d").unwrap(), 14 * 86_400 * NANOS_PER_SECOND);
+        assert_eq!(parse_span("36h").unwrap(), 36 * 3_600 * NANOS_PER_SECOND);
+        assert_eq!(parse_span("90m").unwrap(), 90 * 60 * NANOS_PER_SECOND);
+        assert_eq!(parse_span("1.5h").unwrap(), 5_400 * NANOS_PER_SECOND);
+        assert_eq!(parse_span("250ms").unwrap(), 250_000_000);
+        assert_eq!(parse_span("3ticks").unwrap(), 300);
+        for bad in [
+            "",
+            "14",
+            "d",
+            "14x",
+            "-1d",
+            "0d",
+            "1.d",
+            "1e3d",
+            "99999999999d",
+        ] {
+            assert!(parse_span(bad).is_err(), "{bad} should be rejected");
+        }
+    }
+
+    #[test]
+    fn datetimes() {
+        let t = parse_datetime("2026-11-01T00:00:05.0040000Z").unwrap();
+        assert_eq!(format_kusto_datetime(t), "2026-11-01T00:00:05.0040000Z");
+        let t = parse_datetime("2026-11-01T01:00:00.123456789+01:00").unwrap();
+        assert_eq!(format_kusto_datetime(t), "2026-11-01T00:00:00.1234567Z");
+        assert_eq!(format_kusto_datetime(-50), "1969-12-31T23:59:59.9999999Z");
+        assert!(parse_datetime("2026-11-01").is_err());
+        assert!(parse_datetime("yesterday").is_err());
+    }
 }

@@ -7,7 +7,6 @@
 //!
 //! A null string reads as `""` (Kusto strings are never null), so the result is never null.
 
-
 use datafusion::arrow::array::Array;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
@@ -143,7 +142,10 @@ impl ScalarUDFImpl for InCi {
             return plan_err!("in_ci(x, value, ...) needs a value to compare with");
         }
         if !is_string_type(&arg_types[0]) && arg_types[0] != DataType::Null {
-            return plan_err!("in_ci: the first argument must be a string, got {}", arg_types[0]);
+            return plan_err!(
+                "in_ci: the first argument must be a string, got {}",
+                arg_types[0]
+            );
         }
         Ok(DataType::Boolean)
     }
@@ -199,12 +201,18 @@ mod tests {
 
     #[test]
     fn contains_folds_ascii_only() {
-        assert!(contains_ascii_ci(b"C:\\Windows\\SERVICES.EXE", b"services.exe"));
+        assert!(contains_ascii_ci(
+            b"C:\\Windows\\SERVICES.EXE",
+            b"services.exe"
+        ));
         assert!(contains_ascii_ci(b"services.exe", b"services.exe"));
         assert!(!contains_ascii_ci(b"", b"services.exe"));
         assert!(!contains_ascii_ci(b"services.ex", b"services.exe"));
         // U+017F (long s) folds to 's' in Unicode but not in Kusto.
-        assert!(!contains_ascii_ci("ſervices.exe".as_bytes(), b"services.exe"));
+        assert!(!contains_ascii_ci(
+            "ſervices.exe".as_bytes(),
+            b"services.exe"
+        ));
         assert!(contains_ascii_ci(b"ssservices.exe", b"services.exe"));
         assert!(contains_ascii_ci(b"anything", b""));
     }

@@ -10,7 +10,6 @@
 //! the UTF-8 bytes at the first `.` gives the same strings: `ws1.corp.example` → (`ws1`,
 //! `corp.example`), `ws1` → (`ws1`, ``), `.x` → (``, `x`), `x.` → (`x`, ``).
 
-
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{Result, exec_err, plan_err};
 use datafusion::logical_expr::{
@@ -88,7 +87,10 @@ mod tests {
 
     #[test]
     fn splits_at_first_dot() {
-        assert_eq!(split_device_name("ws1.corp.example"), ("ws1", "corp.example"));
+        assert_eq!(
+            split_device_name("ws1.corp.example"),
+            ("ws1", "corp.example")
+        );
         assert_eq!(split_device_name("ws1"), ("ws1", ""));
         assert_eq!(split_device_name(".x"), ("", "x"));
         assert_eq!(split_device_name("x."), ("x", ""));

@@ -133,7 +133,9 @@ pub fn scalar_to_string(scalar: &ScalarValue) -> Option<String> {
 /// Turns a result computed on a one-row array back into a scalar when every input was scalar.
 pub fn to_columnar(array: ArrayRef, all_scalar: bool) -> Result<ColumnarValue> {
     if all_scalar {
-        Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&array, 0)?))
+        Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(
+            &array, 0,
+        )?))
     } else {
         Ok(ColumnarValue::Array(array))
     }

@@ -61,15 +61,14 @@ impl ScalarUDFImpl for KustoDatetime {
         // Casting to a zone keeps the instant; a zone-less value is read as a UTC wall clock.
         let nanos = cast(&ts, &utc_nanos_type())?;
         let nanos = nanos.as_primitive::<TimestampNanosecondType>();
-        let floored: TimestampNanosecondArray = if nanos.null_count() == 0
-            && nanos.values().iter().all(|v| v % TICK_NANOS == 0)
-        {
-            nanos.clone()
-        } else {
-            nanos
-                .unary::<_, TimestampNanosecondType>(floor_to_tick)
-                .with_timezone("UTC")
-        };
+        let floored: TimestampNanosecondArray =
+            if nanos.null_count() == 0 && nanos.values().iter().all(|v| v % TICK_NANOS == 0) {
+                nanos.clone()
+            } else {
+                nanos
+                    .unary::<_, TimestampNanosecondType>(floor_to_tick)
+                    .with_timezone("UTC")
+            };
         let result = Arc::new(floored);
         to_columnar(result, all_scalar)
     }

@@ -15,8 +15,7 @@ use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, GenericListArray, ListArray, StringBuilder,
-    UInt32Array,
+    Array, ArrayRef, AsArray, BooleanArray, GenericListArray, ListArray, StringBuilder, UInt32Array,
 };
 use datafusion::arrow::buffer::OffsetBuffer;
 use datafusion::arrow::compute::{cast, take};
@@ -187,12 +186,12 @@ impl SetStore {
             DataType::List(field) => field.data_type().clone(),
             other => return exec_err!("make_set: unexpected return type {other}"),
         };
-        let encoding = if element == DataType::Utf8 && (is_string_type(&input) || input == DataType::Null)
-        {
-            Encoding::Utf8
-        } else {
-            Encoding::Rows(RowConverter::new(vec![SortField::new(element.clone())])?)
-        };
+        let encoding =
+            if element == DataType::Utf8 && (is_string_type(&input) || input == DataType::Null) {
+                Encoding::Utf8
+            } else {
+                Encoding::Rows(RowConverter::new(vec![SortField::new(element.clone())])?)
+            };
         Ok(Self::new(encoding, element, max_size(args)?))
     }
 
@@ -215,9 +214,9 @@ impl SetStore {
     fn fresh(&self) -> Result<Self> {
         let encoding = match &self.encoding {
             Encoding::Utf8 => Encoding::Utf8,
-            Encoding::Rows(_) => {
-                Encoding::Rows(RowConverter::new(vec![SortField::new(self.element.clone())])?)
-            }
+            Encoding::Rows(_) => Encoding::Rows(RowConverter::new(vec![SortField::new(
+                self.element.clone(),
+            )])?),
         };
         Ok(Self::new(encoding, self.element.clone(), self.max_size))
     }
@@ -337,7 +336,11 @@ impl SetStore {
                 element_rows.push(element as u32);
             }
         }
-        let elements = take(lists.values().as_ref(), &UInt32Array::from(element_rows), None)?;
+        let elements = take(
+            lists.values().as_ref(),
+            &UInt32Array::from(element_rows),
+            None,
+        )?;
         self.update(&elements, &element_groups, None, total)
     }
 
@@ -378,7 +381,8 @@ impl SetStore {
                 for &id in &order {
                     let bytes = self.bytes(&self.members[id as usize]);
                     // Only whole UTF-8 strings were ever inserted.
-                    builder.append_value(std::str::from_utf8(bytes).expect("utf-8 by construction"));
+                    builder
+                        .append_value(std::str::from_utf8(bytes).expect("utf-8 by construction"));
                 }
                 Arc::new(builder.finish())
             }

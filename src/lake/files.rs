@@ -8,12 +8,12 @@
 
 use std::sync::Arc;
 
+use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::datatypes::{DataType, Int64Type, TimeUnit};
 use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path;
 use object_store::{ObjectMeta, ObjectStore};
-use datafusion::arrow::array::{Array, AsArray};
-use datafusion::arrow::datatypes::{DataType, Int64Type, TimeUnit};
 use parquet::arrow::arrow_reader::statistics::StatisticsConverter;
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
 use parquet::file::metadata::ParquetMetaData;
@@ -103,9 +103,12 @@ pub fn timestamp_out_of_range(file: &DataFile, column: &str) -> Option<String> {
         TimeUnit::Microsecond => 1_000,
         TimeUnit::Nanosecond => return None,
     };
-    let converter =
-        StatisticsConverter::try_new(column, &file.schema, file.metadata.file_metadata().schema_descr())
-            .ok()?;
+    let converter = StatisticsConverter::try_new(
+        column,
+        &file.schema,
+        file.metadata.file_metadata().schema_descr(),
+    )
+    .ok()?;
     let row_groups = file.metadata.row_groups();
     for values in [
         converter.row_group_mins(row_groups).ok()?,

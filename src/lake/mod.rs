@@ -93,7 +93,7 @@ pub struct Lake {
     pub reference_time: Option<i64>,
     /// Things the user should know (time column fallbacks), for stderr.
     pub notes: Vec<String>,
-    store: Arc<dyn ObjectStore>,
+    local: Arc<LocalFileSystem>,
 }
 
 impl Lake {
@@ -110,7 +110,8 @@ impl Lake {
                 },
             });
         }
-        let store: Arc<dyn ObjectStore> = Arc::new(LocalFileSystem::new());
+        let local = Arc::new(LocalFileSystem::new());
+        let store: Arc<dyn ObjectStore> = local.clone();
         let mut tables = Vec::new();
         let mut notes = Vec::new();
         for table in DefenderTable::ALL {
@@ -144,7 +145,7 @@ impl Lake {
             tables,
             reference_time,
             notes,
-            store,
+            local,
         })
     }
 
@@ -166,10 +167,9 @@ impl Lake {
                 .register_schema(RAW_SCHEMA, Arc::new(MemorySchemaProvider::new()))
                 .context("registering the raw schema")?;
         }
-        let _ = &self.store;
         for t in &self.tables {
             let raw_name = TableReference::partial(RAW_SCHEMA, t.table.name());
-            ctx.register_table(raw_name.clone(), raw_table(ctx, t)?)
+            ctx.register_table(raw_name.clone(), raw_table(ctx, &self.local, t)?)
                 .context(format!("registering {}", t.table))?;
             let view = kusto_view(ctx, t, raw_name).await?;
             ctx.register_table(TableReference::bare(t.table.name()), view)
@@ -200,14 +200,22 @@ async fn open_table(
             path: location.clone(),
             message: format!("cannot list files: {e}"),
         })?;
-    if listed.is_empty() {
+    let listed_count = listed.len();
+    let non_empty: Vec<_> = listed.into_iter().filter(|m| m.size > 0).collect();
+    if non_empty.is_empty() {
+        let message = if listed_count == 0 {
+            "no Parquet files (*.parquet) in the table's folder".to_string()
+        } else {
+            format!(
+                "no Parquet files: the {listed_count} *.parquet files found are all empty (zero bytes)"
+            )
+        };
         return Err(HuntError::Table {
             table: table.name().into(),
             path: location,
-            message: "no Parquet files (*.parquet) in the table's folder".into(),
+            message,
         });
     }
-    let non_empty: Vec<_> = listed.into_iter().filter(|m| m.size > 0).collect();
     let data_files = files::read_footers(store, non_empty)
         .await
         .map_err(|(meta, message)| HuntError::File {
@@ -371,7 +379,26 @@ fn read_reference_time(root: &FsPath) -> Result<Option<i64>> {
     }
 }
 
-fn raw_table(ctx: &SessionContext, t: &LakeTable) -> Result<Arc<dyn TableProvider>> {
+/// A listing-table URL for exactly this local file or folder: no glob characters, no URL
+/// syntax (`#`, `?`, `%` in names are escaped, not interpreted).
+pub fn local_table_url(path: &FsPath, folder: bool) -> Result<ListingTableUrl> {
+    let url = if folder {
+        url::Url::from_directory_path(path)
+    } else {
+        url::Url::from_file_path(path)
+    }
+    .map_err(|()| HuntError::Lake {
+        root: path.display().to_string(),
+        message: "not an absolute local path".into(),
+    })?;
+    ListingTableUrl::try_new(url, None).context(format!("the path {}", path.display()))
+}
+
+fn raw_table(
+    ctx: &SessionContext,
+    local: &LocalFileSystem,
+    t: &LakeTable,
+) -> Result<Arc<dyn TableProvider>> {
     let schema = t.table.arrow_schema();
     if t.files.is_empty() {
         return Ok(Arc::new(EmptyTable::new(schema)));
@@ -379,9 +406,17 @@ fn raw_table(ctx: &SessionContext, t: &LakeTable) -> Result<Arc<dyn TableProvide
     let urls = t
         .files
         .iter()
-        .map(|f| ListingTableUrl::parse(format!("file:///{}", f.meta.location)))
-        .collect::<datafusion::error::Result<Vec<_>>>()
-        .context(format!("{}: file paths", t.table))?;
+        .map(|f| {
+            let path = local
+                .path_to_filesystem(&f.meta.location)
+                .map_err(|e| HuntError::File {
+                    table: t.table.name().into(),
+                    file: display_path(&f.meta.location),
+                    message: e.to_string(),
+                })?;
+            local_table_url(&path, false)
+        })
+        .collect::<Result<Vec<_>>>()?;
     let format = ParquetFormat::default().with_options(ctx.copied_table_options().parquet);
     // The files were chosen already (see `files`): no extension filter here.
     let listing = ListingOptions::new(Arc::new(format)).with_file_extension("");

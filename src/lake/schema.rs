@@ -78,7 +78,11 @@ impl DefenderTable {
         static NETWORK: LazyLock<Vec<&str>> =
             LazyLock::new(|| [&SERVICE[..], &["ActionType", "RemoteIP", "RemoteUrl"]].concat());
         static FILE: LazyLock<Vec<&str>> = LazyLock::new(|| {
-            [&SERVICE[..], &["ActionType", "FileName", "SHA1", "FolderPath"]].concat()
+            [
+                &SERVICE[..],
+                &["ActionType", "FileName", "SHA1", "FolderPath"],
+            ]
+            .concat()
         });
         static IMAGE: LazyLock<Vec<&str>> =
             LazyLock::new(|| [&SERVICE[..], &["FileName", "SHA1", "FolderPath"]].concat());
@@ -188,10 +192,18 @@ static SCHEMAS: LazyLock<Schemas> = LazyLock::new(|| {
         parse(include_str!("schemas/sentinel/DeviceImageLoadEvents.json")),
     ];
     let advanced_hunting = vec![
-        parse(include_str!("schemas/advanced-hunting/DeviceProcessEvents.json")),
-        parse(include_str!("schemas/advanced-hunting/DeviceNetworkEvents.json")),
-        parse(include_str!("schemas/advanced-hunting/DeviceFileEvents.json")),
-        parse(include_str!("schemas/advanced-hunting/DeviceImageLoadEvents.json")),
+        parse(include_str!(
+            "schemas/advanced-hunting/DeviceProcessEvents.json"
+        )),
+        parse(include_str!(
+            "schemas/advanced-hunting/DeviceNetworkEvents.json"
+        )),
+        parse(include_str!(
+            "schemas/advanced-hunting/DeviceFileEvents.json"
+        )),
+        parse(include_str!(
+            "schemas/advanced-hunting/DeviceImageLoadEvents.json"
+        )),
     ];
     let arrow = sentinel
         .iter()
@@ -219,7 +231,11 @@ mod tests {
     fn sentinel_order_holds_every_advanced_hunting_column() {
         for table in DefenderTable::ALL {
             for column in table.advanced_hunting_columns() {
-                assert!(table.column(&column.name).is_some(), "{table}.{}", column.name);
+                assert!(
+                    table.column(&column.name).is_some(),
+                    "{table}.{}",
+                    column.name
+                );
             }
             for name in table.rule_columns() {
                 assert!(table.column(name).is_some(), "{table}.{name}");

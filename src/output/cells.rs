@@ -18,9 +18,7 @@ pub fn json_value(array: &ArrayRef, row: usize) -> Value {
         DataType::LargeUtf8 => Value::String(array.as_string::<i64>().value(row).to_string()),
         DataType::Utf8View => Value::String(array.as_string_view().value(row).to_string()),
         DataType::Timestamp(TimeUnit::Nanosecond, _) => Value::String(format_kusto_datetime(
-            array
-                .as_primitive::<TimestampNanosecondType>()
-                .value(row),
+            array.as_primitive::<TimestampNanosecondType>().value(row),
         )),
         DataType::Int8
         | DataType::Int16

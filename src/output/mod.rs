@@ -86,7 +86,12 @@ fn write_to(batches: &[RecordBatch], format: Format, out: &mut dyn Write) -> Res
             let mut writer = csv::Writer::from_writer(out);
             let csv_err = |e: csv::Error| io_error("CSV output", std::io::Error::other(e));
             if let Some(first) = batches.first() {
-                let names = first.schema().fields().iter().map(|f| f.name().clone()).collect::<Vec<_>>();
+                let names = first
+                    .schema()
+                    .fields()
+                    .iter()
+                    .map(|f| f.name().clone())
+                    .collect::<Vec<_>>();
                 writer.write_record(&names).map_err(csv_err)?;
             }
             for batch in batches {
@@ -130,7 +135,13 @@ fn write_to(batches: &[RecordBatch], format: Format, out: &mut dyn Write) -> Res
 /// One row as a JSON object, keys in column order.
 pub fn json_object(batch: &RecordBatch, row: usize) -> String {
     let mut text = String::from("{");
-    for (i, (field, column)) in batch.schema().fields().iter().zip(batch.columns()).enumerate() {
+    for (i, (field, column)) in batch
+        .schema()
+        .fields()
+        .iter()
+        .zip(batch.columns())
+        .enumerate()
+    {
         if i > 0 {
             text.push(',');
         }
@@ -196,7 +207,8 @@ fn write_file_atomically(
         write(&mut writer)?;
         writer.flush().map_err(|e| output_error(e.to_string()))?;
     }
-    temp.persist(path).map_err(|e| output_error(e.error.to_string()))?;
+    temp.persist(path)
+        .map_err(|e| output_error(e.error.to_string()))?;
     Ok(())
 }
 

@@ -11,8 +11,9 @@ use datafusion::arrow::ipc::writer::FileWriter;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::TableReference;
 use datafusion::datasource::MemTable;
+use datafusion::datasource::file_format::arrow::ArrowFormat;
+use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig};
 use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
-use datafusion::datasource::file_format::options::ArrowReadOptions;
 use datafusion::prelude::{DataFrame, SessionContext};
 use futures::StreamExt;
 
@@ -56,8 +57,8 @@ pub async fn materialize(
     let what = format!("materializing {name}");
     let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
     let mut stream = df.execute_stream().await.context(what.clone())?;
-    let reservation =
-        MemoryConsumer::new(format!("materialized {name}")).register(&ctx.runtime_env().memory_pool);
+    let reservation = MemoryConsumer::new(format!("materialized {name}"))
+        .register(&ctx.runtime_env().memory_pool);
 
     let mut kept: Vec<RecordBatch> = Vec::new();
     let mut bytes = 0usize;
@@ -95,7 +96,8 @@ pub async fn materialize(
         None => {
             let partitions = split_partitions(kept, ctx.copied_config().target_partitions());
             let table = MemTable::try_new(schema, partitions).context(what.clone())?;
-            ctx.register_table(table_ref, Arc::new(table)).context(what)?;
+            ctx.register_table(table_ref, Arc::new(table))
+                .context(what)?;
             Ok(Materialized {
                 rows,
                 bytes,
@@ -106,9 +108,14 @@ pub async fn materialize(
         }
         Some(spill) => {
             let dir = spill.finish()?;
-            let path = dir.path().to_string_lossy().to_string() + "/";
-            ctx.register_arrow(table_ref, &path, ArrowReadOptions::default().schema(&schema))
-                .await
+            // The spill folder may hold glob or URL characters: name it exactly.
+            let url = crate::lake::local_table_url(dir.path(), true)?;
+            let listing = ListingOptions::new(Arc::new(ArrowFormat)).with_file_extension(".arrow");
+            let config = ListingTableConfig::new(url)
+                .with_listing_options(listing)
+                .with_schema(Arc::clone(&schema));
+            let table = ListingTable::try_new(config).context(what.clone())?;
+            ctx.register_table(table_ref, Arc::new(table))
                 .context(what)?;
             Ok(Materialized {
                 rows,

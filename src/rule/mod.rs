@@ -5,14 +5,14 @@ pub mod materialize;
 
 use datafusion::arrow::array::{ArrayRef, ListArray, StringArray};
 use datafusion::arrow::buffer::OffsetBuffer;
-use datafusion::arrow::datatypes::{DataType, Field};
+use datafusion::arrow::datatypes::{DataType, Field, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::{ParamValues, ScalarValue};
-use datafusion::prelude::SessionContext;
+use datafusion::prelude::{DataFrame, SessionContext};
 use std::sync::Arc;
 
 use crate::error::{QueryContext, Result};
-pub use materialize::{Materialized, MaterializeOptions};
+pub use materialize::{MaterializeOptions, Materialized};
 
 /// `sql/get_services.sql`: the service launches, materialized once.
 pub const GET_SERVICES_SQL: &str = include_str!("../../sql/get_services.sql");
@@ -109,9 +109,15 @@ impl RuleParams {
             ),
             ("allowlist", strings(&allowlist)),
             ("threshold", ScalarValue::Int64(Some(self.threshold))),
-            ("keep_empty", ScalarValue::Boolean(Some(self.keep_empty_in_sets))),
+            (
+                "keep_empty",
+                ScalarValue::Boolean(Some(self.keep_empty_in_sets)),
+            ),
             ("unmatched", strings(unmatched)),
-            ("null_keys_match", ScalarValue::Boolean(Some(self.null_keys_match))),
+            (
+                "null_keys_match",
+                ScalarValue::Boolean(Some(self.null_keys_match)),
+            ),
         ])
     }
 }
@@ -143,26 +149,38 @@ pub async fn run(
                 .context("planning GetServices (sql/get_services.sql)")?;
             let materialized =
                 materialize::materialize(ctx, services, GET_SERVICES_TABLE, options).await?;
-            let batches = ctx
-                .sql(DETECT_SQL)
-                .await
-                .and_then(|df| df.with_param_values(params.bindings()))
-                .context("planning the detection (sql/detect.sql)")?
-                .collect()
-                .await
-                .context("running the detection")?;
+            let batches = collect_with_schema(
+                ctx.sql(DETECT_SQL)
+                    .await
+                    .and_then(|df| df.with_param_values(params.bindings()))
+                    .context("planning the detection (sql/detect.sql)")?,
+                "running the detection",
+            )
+            .await?;
             Ok((batches, Some(materialized)))
         }
         Plan::Literal => {
-            let batches = ctx
-                .sql(LITERAL_SQL)
-                .await
-                .and_then(|df| df.with_param_values(params.bindings()))
-                .context("planning the literal translation (sql/literal.sql)")?
-                .collect()
-                .await
-                .context("running the literal translation")?;
+            let batches = collect_with_schema(
+                ctx.sql(LITERAL_SQL)
+                    .await
+                    .and_then(|df| df.with_param_values(params.bindings()))
+                    .context("planning the literal translation (sql/literal.sql)")?,
+                "running the literal translation",
+            )
+            .await?;
             Ok((batches, None))
         }
     }
+}
+
+/// Collects `df`; with no rows, one empty batch, so writers still know the columns (a CSV
+/// header, a valid empty Parquet file).
+async fn collect_with_schema(df: DataFrame, what: &str) -> Result<Vec<RecordBatch>> {
+    let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+    let mut batches = df.collect().await.context(what)?;
+    batches.retain(|b| b.num_rows() > 0);
+    if batches.is_empty() {
+        batches.push(RecordBatch::new_empty(schema));
+    }
+    Ok(batches)
 }

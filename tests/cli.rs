@@ -1,0 +1,789 @@
+//! The `huntlake detect` command, through the binary: output formats, the stderr summary, the
+//! allowlist flags, and errors (message and exit code: 0 ok, 2 usage, 1 runtime).
+
+mod common;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use assert_cmd::Command;
+use common::*;
+use datafusion::arrow::array::{ArrayRef, AsArray, StringArray};
+use datafusion::arrow::datatypes::{DataType, Field, TimeUnit};
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use predicates::prelude::*;
+use serde_json::Value;
+
+/// The 18 output columns, in order.
+const HEADER: &str = "DeviceName,ServiceProcess,ServiceProcessCmdline,ServiceProcessCreationTime,\
+ServiceProcessID,ServiceProcessUser,ServiceProcessSHA1,ConnectedAddresses,ConnectedUrls,\
+FilesModified,FileModFolderPath,FileModHA1s,ChildProcesses,ChildCommandlines,DLLsLoaded,DLLSHA1,\
+HostName,DnsDomain";
+
+/// `huntlake detect --lake LAKE --as-of AS_OF`.
+fn detect(lake: &Path) -> Command {
+    let mut command = Command::cargo_bin("huntlake").unwrap();
+    command
+        .arg("detect")
+        .arg("--lake")
+        .arg(lake)
+        .arg("--as-of")
+        .arg(AS_OF);
+    command
+}
+
+/// Two rare services (one with network and file events), an allowlisted one and a common one
+/// (6 launches).
+fn small_lake() -> Lake {
+    let lake = Lake::new();
+    let mut process = vec![
+        Row::launch(DEVICE, "rare.exe", "cmd.exe"),
+        Row::launch(DEVICE, "rare.exe", "net.exe"),
+        Row::launch("db2", "other.exe", "x.exe"),
+        Row::launch(DEVICE, "svchost.exe", "cmd.exe"),
+    ];
+    for i in 0..6 {
+        process.push(Row::launch(DEVICE, "common.exe", &format!("c{i}.exe")));
+    }
+    lake.add(Table::Process, &process);
+    lake.add(
+        Table::Network,
+        &[Row::connection(DEVICE, "rare.exe", "10.0.0.1")],
+    );
+    lake.add(
+        Table::File,
+        &[Row::file_write(DEVICE, "rare.exe", "drop.txt")],
+    );
+    lake.fill_empty_tables();
+    lake
+}
+
+const OTHER_LINE: &str = concat!(
+    r#"{"DeviceName":"db2","ServiceProcess":"other.exe","#,
+    r#""ServiceProcessCmdline":"\"C:\\Program Files\\other.exe\" -k run","#,
+    r#""ServiceProcessCreationTime":"2026-11-01T00:00:05.0040000Z","ServiceProcessID":4242,"#,
+    r#""ServiceProcessUser":"system","ServiceProcessSHA1":"3395856ce81f2b7382dee72602f798b642f14140","#,
+    r#""ConnectedAddresses":[""],"ConnectedUrls":[""],"FilesModified":[""],"#,
+    r#""FileModFolderPath":[""],"FileModHA1s":[""],"ChildProcesses":["x.exe"],"#,
+    r#""ChildCommandlines":["x.exe /c whoami"],"DLLsLoaded":[""],"DLLSHA1":[""],"#,
+    r#""HostName":"db2","DnsDomain":""}"#
+);
+
+const RARE_LINE: &str = concat!(
+    r#"{"DeviceName":"ws1.corp.example","ServiceProcess":"rare.exe","#,
+    r#""ServiceProcessCmdline":"\"C:\\Program Files\\rare.exe\" -k run","#,
+    r#""ServiceProcessCreationTime":"2026-11-01T00:00:05.0040000Z","ServiceProcessID":4242,"#,
+    r#""ServiceProcessUser":"system","ServiceProcessSHA1":"3395856ce81f2b7382dee72602f798b642f14140","#,
+    r#""ConnectedAddresses":["10.0.0.1"],"ConnectedUrls":["10.0.0.1.example.net"],"#,
+    r#""FilesModified":["drop.txt"],"FileModFolderPath":["C:\\ProgramData\\drop.txt"],"#,
+    r#""FileModHA1s":["sha1-of-drop.txt"],"ChildProcesses":["cmd.exe","net.exe"],"#,
+    r#""ChildCommandlines":["cmd.exe /c whoami","net.exe /c whoami"],"DLLsLoaded":[""],"#,
+    r#""DLLSHA1":[""],"HostName":"ws1","DnsDomain":"corp.example"}"#
+);
+
+fn stdout_of(command: &mut Command) -> String {
+    let output = command.assert().success().get_output().clone();
+    String::from_utf8(output.stdout).unwrap()
+}
+
+fn ndjson_rows(text: &str) -> Vec<Value> {
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// The service names of the NDJSON detections of a run.
+fn detected_services(command: &mut Command) -> Vec<String> {
+    services(&ndjson_rows(&stdout_of(
+        command.args(["--format", "ndjson"]),
+    )))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Output formats
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn ndjson_is_one_object_per_line_in_key_order() {
+    let lake = small_lake();
+    let stdout = stdout_of(detect(lake.path()).args(["--format", "ndjson"]));
+    assert_eq!(stdout, format!("{OTHER_LINE}\n{RARE_LINE}\n"));
+    // Down a pipe, NDJSON is the default.
+    assert_eq!(stdout_of(&mut detect(lake.path())), stdout);
+}
+
+#[test]
+fn json_is_an_array_of_the_same_objects() {
+    let lake = small_lake();
+    let stdout = stdout_of(detect(lake.path()).args(["--format", "json"]));
+    let parsed: Value = serde_json::from_str(&stdout).expect("valid JSON");
+    let expected: Vec<Value> = ndjson_rows(&format!("{OTHER_LINE}\n{RARE_LINE}\n"));
+    assert_eq!(parsed, Value::Array(expected));
+}
+
+#[test]
+fn csv_has_the_18_columns_and_sets_as_json_text() {
+    let lake = small_lake();
+    let stdout = stdout_of(detect(lake.path()).args(["--format", "csv"]));
+    assert_eq!(stdout.lines().next(), Some(HEADER));
+    let mut reader = csv::Reader::from_reader(stdout.as_bytes());
+    let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
+    assert_eq!(header.len(), 18);
+    let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(records.len(), 2);
+    let expected = ndjson_rows(&format!("{OTHER_LINE}\n{RARE_LINE}\n"));
+    for (record, object) in records.iter().zip(&expected) {
+        for (name, cell) in header.iter().zip(record.iter()) {
+            match &object[name] {
+                Value::String(text) => assert_eq!(cell, text, "{name}"),
+                Value::Number(n) => assert_eq!(cell, n.to_string(), "{name}"),
+                set @ Value::Array(_) => {
+                    let parsed: Value = serde_json::from_str(cell)
+                        .unwrap_or_else(|e| panic!("{name}: {cell:?} is not JSON: {e}"));
+                    assert_eq!(&parsed, set, "{name}");
+                }
+                other => panic!("unexpected {name} value {other}"),
+            }
+        }
+    }
+    assert_eq!(&records[1][7], r#"["10.0.0.1"]"#);
+    assert_eq!(&records[0][7], r#"[""]"#);
+}
+
+#[test]
+fn parquet_has_list_columns_and_utc_nanosecond_timestamps() {
+    let lake = small_lake();
+    let out = tempfile::tempdir().unwrap();
+    let path = out.path().join("detections.parquet");
+    // The format comes from the extension.
+    detect(lake.path())
+        .arg("--output")
+        .arg(&path)
+        .assert()
+        .success();
+    let file = std::fs::File::open(&path).unwrap();
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .unwrap()
+        .build()
+        .unwrap();
+    let batches: Vec<RecordBatch> = reader.map(Result::unwrap).collect();
+    let schema = batches[0].schema();
+    let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    assert_eq!(names.join(","), HEADER);
+    assert_eq!(
+        schema
+            .field_with_name("ServiceProcessCreationTime")
+            .unwrap()
+            .data_type(),
+        &DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into()))
+    );
+    assert_eq!(
+        schema
+            .field_with_name("ServiceProcessID")
+            .unwrap()
+            .data_type(),
+        &DataType::Int64
+    );
+    for set in ["ConnectedAddresses", "ChildProcesses", "DLLSHA1"] {
+        assert!(
+            matches!(
+                schema.field_with_name(set).unwrap().data_type(),
+                DataType::List(item) if matches!(item.data_type(), DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8)
+            ),
+            "{set} is {}",
+            schema.field_with_name(set).unwrap().data_type()
+        );
+    }
+    let lines: Vec<String> = batches
+        .iter()
+        .flat_map(|b| (0..b.num_rows()).map(move |r| huntlake::output::json_object(b, r)))
+        .collect();
+    assert_eq!(lines, [OTHER_LINE, RARE_LINE]);
+    let created = batches[0]
+        .column_by_name("ServiceProcessCreationTime")
+        .unwrap()
+        .as_primitive::<datafusion::arrow::datatypes::TimestampNanosecondType>()
+        .value(0);
+    assert_eq!(created, common::created());
+}
+
+#[test]
+fn output_format_follows_the_extension_or_the_flag() {
+    let lake = small_lake();
+    let out = tempfile::tempdir().unwrap();
+    let csv_path = out.path().join("d.csv");
+    detect(lake.path())
+        .arg("--output")
+        .arg(&csv_path)
+        .assert()
+        .success()
+        .stdout("");
+    let text = std::fs::read_to_string(&csv_path).unwrap();
+    assert_eq!(text.lines().next(), Some(HEADER));
+
+    let forced = out.path().join("d.csv.txt");
+    detect(lake.path())
+        .args(["--format", "ndjson", "--output"])
+        .arg(&forced)
+        .assert()
+        .success();
+    assert_eq!(
+        std::fs::read_to_string(&forced).unwrap(),
+        format!("{OTHER_LINE}\n{RARE_LINE}\n")
+    );
+}
+
+#[test]
+fn table_format_shows_the_columns_and_values() {
+    let lake = small_lake();
+    let stdout = stdout_of(detect(lake.path()).args(["--format", "table"]));
+    for expected in [
+        "DeviceName",
+        "DnsDomain",
+        "rare.exe",
+        "other.exe",
+        "corp.example",
+    ] {
+        assert!(stdout.contains(expected), "{expected:?} not in {stdout}");
+    }
+}
+
+#[test]
+fn parquet_needs_an_output_file() {
+    let lake = small_lake();
+    detect(lake.path())
+        .args(["--format", "parquet"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--output"));
+}
+
+/// A lake where nothing is detected (its one service is allowlisted).
+fn quiet_lake() -> Lake {
+    let lake = Lake::new();
+    lake.add(
+        Table::Process,
+        &[Row::launch(DEVICE, "svchost.exe", "cmd.exe")],
+    );
+    lake.fill_empty_tables();
+    lake
+}
+
+/// With no detections, NDJSON is empty and JSON is `[]`.
+#[test]
+fn no_detections_give_empty_ndjson_and_an_empty_json_array() {
+    let lake = quiet_lake();
+    let ndjson = stdout_of(detect(lake.path()).args(["--format", "ndjson"]));
+    assert_eq!(ndjson, "");
+    let json = stdout_of(detect(lake.path()).args(["--format", "json"]));
+    assert_eq!(
+        serde_json::from_str::<Value>(&json).unwrap(),
+        Value::Array(vec![])
+    );
+}
+
+/// With no detections a CSV still has its header: tools read the columns from it.
+#[test]
+fn no_detections_csv_keeps_its_header() {
+    let lake = quiet_lake();
+    let csv = stdout_of(detect(lake.path()).args(["--format", "csv"]));
+    assert_eq!(csv, format!("{HEADER}\n"), "CSV without its header");
+}
+
+/// With no detections the Parquet output is still a Parquet file, with the 18 columns and no
+/// rows (a 0-byte file breaks every reader).
+#[test]
+fn no_detections_parquet_is_a_valid_empty_file() {
+    let lake = quiet_lake();
+    let out = tempfile::tempdir().unwrap();
+    let path = out.path().join("none.parquet");
+    detect(lake.path())
+        .arg("--output")
+        .arg(&path)
+        .assert()
+        .success();
+    let size = std::fs::metadata(&path).unwrap().len();
+    let file = std::fs::File::open(&path).unwrap();
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).unwrap_or_else(|e| {
+        panic!("an empty result must still be a Parquet file ({size} bytes written): {e}")
+    });
+    let names: Vec<String> = builder
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    assert_eq!(names.join(","), HEADER);
+    let rows: usize = builder
+        .build()
+        .unwrap()
+        .map(|b| b.unwrap().num_rows())
+        .sum();
+    assert_eq!(rows, 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The stderr summary and notes
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn summary_counts_rows_per_table_and_detections() {
+    let lake = small_lake();
+    let output = detect(lake.path()).assert().success().get_output().clone();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    for expected in [
+        "DeviceProcessEvents 10 rows",
+        "DeviceNetworkEvents 1 rows",
+        "DeviceFileEvents 1 rows",
+        "DeviceImageLoadEvents 0 rows",
+        "2 detections",
+        "lookback 14d",
+    ] {
+        assert!(stderr.contains(expected), "{expected:?} not in {stderr:?}");
+    }
+}
+
+#[test]
+fn lake_reference_time_is_used_without_as_of() {
+    let lake = small_lake();
+    std::fs::write(
+        lake.path().join("huntlake-lake.json"),
+        format!(r#"{{"reference_time": "{AS_OF}"}}"#),
+    )
+    .unwrap();
+    let output = Command::cargo_bin("huntlake")
+        .unwrap()
+        .args(["detect", "--format", "ndjson", "--lake"])
+        .arg(lake.path())
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    assert_eq!(
+        String::from_utf8(output.stdout).unwrap(),
+        format!("{OTHER_LINE}\n{RARE_LINE}\n")
+    );
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("huntlake-lake.json"), "{stderr}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parameters
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn allow_adds_names_to_the_default_allowlist() {
+    let lake = small_lake();
+    assert_eq!(
+        detected_services(detect(lake.path()).args(["--allow", "RARE.EXE"])),
+        ["other.exe"]
+    );
+    assert_eq!(
+        detected_services(detect(lake.path()).args([
+            "--allow",
+            "rare.exe",
+            "--allow",
+            "other.exe"
+        ])),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn allowlist_file_replaces_the_default_list() {
+    let lake = small_lake();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("allow.txt");
+    std::fs::write(
+        &file,
+        "# services we trust\n\n  rare.exe   # the updater\n#other.exe\n",
+    )
+    .unwrap();
+    // svchost.exe is no longer allowlisted; rare.exe now is; other.exe is commented out.
+    assert_eq!(
+        detected_services(detect(lake.path()).arg("--allowlist").arg(&file)),
+        ["other.exe", "svchost.exe"]
+    );
+    // --allow adds to the file's list.
+    assert_eq!(
+        detected_services(
+            detect(lake.path())
+                .arg("--allowlist")
+                .arg(&file)
+                .args(["--allow", "svchost.exe"])
+        ),
+        ["other.exe"]
+    );
+    // A missing allowlist file is a runtime error naming it.
+    detect(lake.path())
+        .arg("--allowlist")
+        .arg(dir.path().join("nope.txt"))
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("nope.txt"));
+}
+
+/// Allowlist names are bound as values, never spliced into the SQL: a name with a quote is
+/// just a name.
+#[test]
+fn allowlist_names_with_quotes_do_not_break_the_query() {
+    let evil = "evil'); DROP TABLE x; --";
+    let lake = Lake::new();
+    lake.add(
+        Table::Process,
+        &[
+            Row::launch(DEVICE, evil, "cmd.exe"),
+            Row::launch(DEVICE, "rare.exe", "cmd.exe"),
+        ],
+    );
+    lake.fill_empty_tables();
+    assert_eq!(
+        detected_services(&mut detect(lake.path())),
+        [evil, "rare.exe"]
+    );
+    assert_eq!(
+        detected_services(detect(lake.path()).args(["--allow", evil])),
+        ["rare.exe"]
+    );
+    assert_eq!(
+        detected_services(detect(lake.path()).args(["--allow", "it's.exe"])),
+        [evil, "rare.exe"]
+    );
+}
+
+#[test]
+fn threshold_lookback_and_switch_flags() {
+    let lake = small_lake();
+    assert_eq!(
+        detected_services(detect(lake.path()).args(["--threshold", "7"])),
+        ["other.exe", "common.exe", "rare.exe"]
+    );
+    assert_eq!(
+        detected_services(detect(lake.path()).args(["--threshold", "2"])),
+        ["other.exe"]
+    );
+    detect(lake.path())
+        .args(["--threshold", "0"])
+        .assert()
+        .code(2);
+    // Every event is a day old: a 12-hour lookback sees none of them.
+    assert_eq!(
+        detected_services(detect(lake.path()).args(["--lookback", "12h"])),
+        Vec::<String>::new()
+    );
+    let dropped = ndjson_rows(&stdout_of(detect(lake.path()).args([
+        "--drop-empty-in-sets",
+        "--format",
+        "ndjson",
+    ])));
+    assert_eq!(dropped[0]["ConnectedAddresses"], Value::Array(vec![]));
+    // The literal plan, and the spill path, print the same.
+    let literal = stdout_of(detect(lake.path()).args(["--literal", "--format", "ndjson"]));
+    assert_eq!(literal, format!("{OTHER_LINE}\n{RARE_LINE}\n"));
+    let spilled = detect(lake.path())
+        .args(["--materialize-budget", "1", "--format", "ndjson"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    assert_eq!(
+        String::from_utf8(spilled.stdout).unwrap(),
+        format!("{OTHER_LINE}\n{RARE_LINE}\n")
+    );
+    assert!(
+        String::from_utf8(spilled.stderr)
+            .unwrap()
+            .contains("spilled")
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------------------------
+
+/// Asserts a run failed with `code` and a stderr containing every one of `parts`.
+fn fails(command: &mut Command, code: i32, parts: &[&str]) -> String {
+    let output = command.assert().code(code).get_output().clone();
+    assert!(output.stdout.is_empty(), "no output on failure");
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    for part in parts {
+        assert!(stderr.contains(part), "{part:?} not in stderr: {stderr}");
+    }
+    stderr
+}
+
+#[test]
+fn missing_table_folder_names_the_table_and_path() {
+    let lake = small_lake();
+    let dir = lake.table_dir(Table::File);
+    std::fs::remove_dir_all(&dir).unwrap();
+    fails(
+        &mut detect(lake.path()),
+        1,
+        &["DeviceFileEvents", &dir.display().to_string()],
+    );
+}
+
+/// A table folder holding only export litter (`_SUCCESS`, checksums, in-progress output).
+#[test]
+fn table_folder_without_parquet_files() {
+    let lake = small_lake();
+    let dir = lake.table_dir(Table::Image);
+    std::fs::remove_dir_all(&dir).unwrap();
+    for (relative, bytes) in [
+        ("_SUCCESS", &b""[..]),
+        ("part-00000.parquet.crc", b"crc"),
+        ("_temporary/0/part-00000.parquet", b"PAR1"),
+    ] {
+        let path = dir.join(relative);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, bytes).unwrap();
+    }
+    fails(
+        &mut detect(lake.path()),
+        1,
+        &[
+            "DeviceImageLoadEvents",
+            "no Parquet files",
+            &dir.display().to_string(),
+        ],
+    );
+}
+
+/// A table folder whose only `.parquet` is a zero-byte file (skipped: it holds no rows) has no
+/// Parquet files either, and should say so (not that no file has a time column).
+#[test]
+fn table_folder_with_only_a_zero_byte_parquet_file() {
+    let lake = small_lake();
+    let dir = lake.table_dir(Table::Image);
+    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("part-00000.parquet"), b"").unwrap();
+    fails(
+        &mut detect(lake.path()),
+        1,
+        &["DeviceImageLoadEvents", "no Parquet files"],
+    );
+}
+
+#[test]
+fn column_absent_from_every_file_names_table_and_column() {
+    let lake = Lake::new();
+    lake.add(
+        Table::Process,
+        &[Row::launch(DEVICE, "rare.exe", "cmd.exe")],
+    );
+    let no_url = FileSpec::default().omit(&["RemoteUrl"]);
+    lake.write(
+        Table::Network,
+        &no_url,
+        &[Row::connection(DEVICE, "rare.exe", "10.0.0.1")],
+    );
+    lake.write_zero_rows(Table::Network, &no_url);
+    lake.fill_empty_tables();
+    fails(
+        &mut detect(lake.path()),
+        1,
+        &["DeviceNetworkEvents", "RemoteUrl"],
+    );
+}
+
+#[test]
+fn table_without_a_time_column() {
+    let lake = small_lake();
+    let dir = lake.table_dir(Table::Image);
+    std::fs::remove_dir_all(&dir).unwrap();
+    let batch = record_batch(Table::Image, &FileSpec::default(), &[]);
+    let without_time = batch
+        .project(&(1..batch.num_columns()).collect::<Vec<_>>())
+        .unwrap();
+    lake.write_batch(Table::Image, "no-time.parquet", &without_time);
+    fails(
+        &mut detect(lake.path()),
+        1,
+        &["DeviceImageLoadEvents", "TimeGenerated", "Timestamp"],
+    );
+}
+
+#[test]
+fn corrupt_parquet_file_is_named() {
+    let lake = small_lake();
+    let bad = lake.write_corrupt(Table::Network, "date=2026-11-19/part-bad.parquet");
+    fails(
+        &mut detect(lake.path()),
+        1,
+        &["DeviceNetworkEvents", &bad.display().to_string()],
+    );
+}
+
+#[test]
+fn key_column_of_the_wrong_type_names_file_and_column() {
+    let lake = small_lake();
+    let bad = lake.write(
+        Table::Network,
+        &FileSpec::default().pid(PidType::Utf8),
+        &[Row::connection(DEVICE, "rare.exe", "10.0.0.9")],
+    );
+    fails(
+        &mut detect(lake.path()),
+        1,
+        &[
+            "DeviceNetworkEvents",
+            &bad.display().to_string(),
+            "InitiatingProcessId",
+        ],
+    );
+
+    // A time column of text, likewise.
+    let lake = small_lake();
+    let batch = record_batch(
+        Table::Image,
+        &FileSpec::default(),
+        &[Row::image_load(DEVICE, "rare.exe", "a.dll")],
+    );
+    let text_time: ArrayRef = Arc::new(StringArray::from(vec!["2026-11-18T12:00:00Z"]));
+    let mut fields: Vec<Field> = batch
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    fields[0] = Field::new("TimeGenerated", DataType::Utf8, true);
+    let mut columns = batch.columns().to_vec();
+    columns[0] = text_time;
+    let batch = RecordBatch::try_new(
+        Arc::new(datafusion::arrow::datatypes::Schema::new(fields)),
+        columns,
+    )
+    .unwrap();
+    let bad = lake.write_batch(Table::Image, "text-time.parquet", &batch);
+    fails(
+        &mut detect(lake.path()),
+        1,
+        &[&bad.display().to_string(), "TimeGenerated"],
+    );
+}
+
+/// huntlake holds datetimes as nanoseconds (years 1677-2262); Kusto's reach years 1-9999. A
+/// creation time outside that range (Windows' 1601-01-01 epoch, 9999-12-31 sentinels) cannot be
+/// answered exactly, so the run must stop and say where, never print a wrong value.
+#[test]
+fn datetime_outside_the_nanosecond_range_names_file_and_column() {
+    let lake = small_lake();
+    let batch = record_batch(
+        Table::Network,
+        &FileSpec::default().unit(TimeUnit::Microsecond),
+        &[Row::connection(DEVICE, "rare.exe", "10.0.0.9")],
+    );
+    let column = batch
+        .schema()
+        .index_of("InitiatingProcessCreationTime")
+        .unwrap();
+    let mut columns = batch.columns().to_vec();
+    columns[column] = Arc::new(
+        datafusion::arrow::array::TimestampMicrosecondArray::from(vec![-11_644_473_600_000_000])
+            .with_timezone("UTC"),
+    );
+    let batch = RecordBatch::try_new(batch.schema(), columns).unwrap();
+    let bad = lake.write_batch(Table::Network, "filetime-epoch.parquet", &batch);
+    fails(
+        &mut detect(lake.path()),
+        1,
+        &[
+            "DeviceNetworkEvents",
+            &bad.display().to_string(),
+            "InitiatingProcessCreationTime",
+            "1601",
+        ],
+    );
+}
+
+#[test]
+fn time_column_flag_naming_a_missing_column() {
+    let lake = small_lake();
+    fails(
+        detect(lake.path()).args(["--time-column", "EventTime"]),
+        1,
+        &["DeviceProcessEvents", "EventTime"],
+    );
+}
+
+#[test]
+fn output_into_a_missing_folder_names_the_path() {
+    let lake = small_lake();
+    let out = tempfile::tempdir().unwrap();
+    let path = out.path().join("no-such-folder").join("d.ndjson");
+    fails(
+        detect(lake.path()).arg("--output").arg(&path),
+        1,
+        &[&path.display().to_string()],
+    );
+}
+
+#[test]
+fn bad_as_of_is_a_usage_error() {
+    let lake = small_lake();
+    let mut command = Command::cargo_bin("huntlake").unwrap();
+    command
+        .args(["detect", "--as-of", "yesterday", "--lake"])
+        .arg(lake.path());
+    fails(&mut command, 2, &["yesterday"]);
+}
+
+#[test]
+fn bad_lookback_is_a_usage_error() {
+    let lake = small_lake();
+    fails(detect(lake.path()).args(["--lookback", "14x"]), 2, &["14x"]);
+}
+
+#[test]
+fn nonexistent_lake_is_a_runtime_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-lake");
+    fails(
+        &mut detect(&missing),
+        1,
+        &[&missing.display().to_string(), "does not exist"],
+    );
+}
+
+/// Output is written beside the destination and renamed into place: a failed run creates no
+/// file, leaves an existing one as it was, and leaves no temporary file behind.
+#[test]
+fn failed_run_leaves_no_partial_output() {
+    let lake = small_lake();
+    lake.write_corrupt(Table::Process, "bad.parquet");
+    let out = tempfile::tempdir().unwrap();
+    let fresh = out.path().join("fresh.ndjson");
+    detect(lake.path())
+        .arg("--output")
+        .arg(&fresh)
+        .assert()
+        .code(1);
+    assert!(!fresh.exists(), "a failed run created {}", fresh.display());
+
+    let existing = out.path().join("existing.parquet");
+    std::fs::write(&existing, b"yesterday's results").unwrap();
+    detect(lake.path())
+        .arg("--output")
+        .arg(&existing)
+        .assert()
+        .code(1);
+    assert_eq!(std::fs::read(&existing).unwrap(), b"yesterday's results");
+
+    // Parquet to standard output is refused after the detection ran: still nothing written.
+    let good = small_lake();
+    let parquet = out.path().join("p.parquet");
+    detect(good.path())
+        .args(["--format", "parquet"])
+        .assert()
+        .code(2);
+    assert!(!parquet.exists());
+
+    let left: Vec<String> = std::fs::read_dir(out.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    assert_eq!(left, ["existing.parquet"], "stray files: {left:?}");
+}
