@@ -27,7 +27,7 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::arrow::arrow_writer::ArrowWriterOptions;
 use datafusion::parquet::basic::{Compression, ZstdLevel};
-use datafusion::parquet::file::properties::WriterProperties;
+use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
 use serde::Serialize;
 
 use crate::error::{HuntError, Result};
@@ -389,6 +389,8 @@ struct World {
     service_weights: Vec<(usize, u32)>,
     agent_weights: Vec<(usize, u32)>,
     user_weights: Vec<(usize, u32)>,
+    private_ips: Vec<String>,
+    public_ips: Vec<String>,
 }
 
 const DEPARTMENTS: &[&str] = &["fin", "hr", "eng", "ops", "sales", "it", "legal", "mkt"];
@@ -441,6 +443,24 @@ impl World {
             service_weights: weights(Kind::Allowlisted),
             agent_weights: weights(Kind::Agent),
             user_weights: weights(Kind::User),
+            private_ips: (0..1_750)
+                .map(|i| format!("10.20.{}.{}", i / 250, i % 250 + 1))
+                .collect(),
+            public_ips: {
+                let mut rng = Rng::new(&[seed, 6]);
+                (0..4_096)
+                    .map(|_| {
+                        let p = rng.next_u64();
+                        format!(
+                            "{}.{}.{}.{}",
+                            13 + p % 180,
+                            (p >> 8) % 256,
+                            (p >> 16) % 256,
+                            (p >> 24) % 254 + 1
+                        )
+                    })
+                    .collect()
+            },
             devices,
         };
         world.plantings = (0..options.devices).map(|d| world.plant(d)).collect();
@@ -577,6 +597,15 @@ impl World {
             .collect()
     }
 
+    /// The remote address for a pick: private (10.20/16) for a third of picks, else public.
+    fn remote_ip(&self, p: u64) -> &str {
+        if p.is_multiple_of(3) {
+            &self.private_ips[((p >> 2) % self.private_ips.len() as u64) as usize]
+        } else {
+            &self.public_ips[((p >> 2) % self.public_ips.len() as u64) as usize]
+        }
+    }
+
     /// Picks a background actor index for one event.
     fn pick(&self, rng: &mut Rng) -> usize {
         let weights = if rng.unit() < SERVICE_SHARE {
@@ -633,6 +662,9 @@ fn write_table_day(
             ZstdLevel::try_new(1).expect("valid level"),
         ))
         .set_max_row_group_row_count(Some(world.options.row_group_rows))
+        // Column-chunk statistics, as most exporters write; page statistics cost a string
+        // comparison per value.
+        .set_statistics_enabled(EnabledStatistics::Chunk)
         .build();
     // Plain Parquet types only: readers need no embedded Arrow schema.
     let writer_options = ArrowWriterOptions::new()
@@ -906,6 +938,40 @@ fn target(table: DefenderTable, e: &Event, actor: &Actor, user: &str) -> (String
     }
 }
 
+/// What determines [`target`]'s answer for an event: equal keys, equal targets.
+fn target_key(table: DefenderTable, e: &Event) -> (u32, u32, u64) {
+    let p = e.pick >> 8;
+    let rare = e.rare as u64;
+    match table {
+        DefenderTable::DeviceProcessEvents => {
+            let list = if e.rare { RARE_CHILDREN } else { CHILDREN };
+            (0, 0, (p % list.len() as u64) | rare << 32)
+        }
+        DefenderTable::DeviceImageLoadEvents => {
+            let dll = p % DLLS.len() as u64;
+            if e.rare && p.is_multiple_of(7) {
+                (e.device, e.actor, dll | 1 << 40)
+            } else {
+                (0, 0, dll)
+            }
+        }
+        _ => {
+            let n = if e.rare { p % 100_000 } else { p % 400 };
+            let actor = if e.rare { e.actor } else { u32::MAX };
+            (e.device, actor, (p % 5) << 48 | n << 8 | p % 7)
+        }
+    }
+}
+
+/// A target's strings, built once per distinct target in a batch.
+struct Target {
+    name: String,
+    path: String,
+    sha1: String,
+    sha256: String,
+    md5: String,
+}
+
 fn child(e: &Event) -> (&'static str, &'static str, &'static str) {
     let list = if e.rare { RARE_CHILDREN } else { CHILDREN };
     list[((e.pick >> 8) % list.len() as u64) as usize]
@@ -930,10 +996,26 @@ fn build_batch(
     let n = events.len();
     let device = |e: &Event| &world.devices[casts[e.device as usize].0 as usize];
     let actor = |e: &Event| &casts[e.device as usize].1[e.actor as usize];
-    let targets: Vec<(String, String)> = events
+    let mut index: std::collections::HashMap<(u32, u32, u64), u32> = Default::default();
+    let mut pool: Vec<Target> = Vec::new();
+    let ids: Vec<u32> = events
         .iter()
-        .map(|e| target(table, e, actor(e), &device(e).user))
+        .map(|e| {
+            *index.entry(target_key(table, e)).or_insert_with(|| {
+                let (folder, name) = target(table, e, actor(e), &device(e).user);
+                let path = format!(r"{folder}\{name}");
+                pool.push(Target {
+                    sha1: stable_hex(&path, 11, 40),
+                    sha256: stable_hex(&path, 12, 64),
+                    md5: stable_hex(&path, 13, 32),
+                    name,
+                    path,
+                });
+                (pool.len() - 1) as u32
+            })
+        })
         .collect();
+    let target_of = |i: usize| &pool[ids[i] as usize];
     let micros = world.options.microsecond_times;
     let times = |f: &dyn Fn(&Event) -> i64| -> ArrayRef {
         if micros {
@@ -964,26 +1046,11 @@ fn build_batch(
             Col::DeviceName => string_col(events, |_, e| Some(&device(e).name)),
             Col::EventTime => times(&|e| e.time),
             Col::ActionType => string_col(events, |_, e| Some(action_type(table, e.pick))),
-            Col::TargetName => string_col(events, |i, _| Some(&targets[i].1)),
-            Col::TargetFolder => {
-                let mut b = StringBuilder::with_capacity(n, n * 48);
-                for (folder, name) in &targets {
-                    b.append_value(format!(r"{folder}\{name}"));
-                }
-                Arc::new(b.finish())
-            }
-            Col::TargetSha1 | Col::TargetSha256 | Col::TargetMd5 => {
-                let (salt, digits) = match col {
-                    Col::TargetSha1 => (11, 40),
-                    Col::TargetSha256 => (12, 64),
-                    _ => (13, 32),
-                };
-                let hashes: Vec<String> = targets
-                    .iter()
-                    .map(|(folder, name)| stable_hex(&format!("{folder}{name}"), salt, digits))
-                    .collect();
-                string_col(events, |i, _| Some(hashes[i].as_str()))
-            }
+            Col::TargetName => string_col(events, |i, _| Some(&target_of(i).name)),
+            Col::TargetFolder => string_col(events, |i, _| Some(&target_of(i).path)),
+            Col::TargetSha1 => string_col(events, |i, _| Some(&target_of(i).sha1)),
+            Col::TargetSha256 => string_col(events, |i, _| Some(&target_of(i).sha256)),
+            Col::TargetMd5 => string_col(events, |i, _| Some(&target_of(i).md5)),
             Col::TargetSize => longs(&|e| ((e.pick >> 20) % 5_000_000) as i64),
             Col::ChildCmdline => string_col(events, |_, e| Some(child(e).2)),
             Col::ChildPid => longs(&|e| 400 + ((e.pick >> 24) % 40_000) as i64 * 4),
@@ -1020,24 +1087,7 @@ fn build_batch(
                 })
             }),
             Col::InitElevation => string_col(events, |_, _| Some("TokenElevationTypeDefault")),
-            Col::RemoteIp => {
-                let mut b = StringBuilder::with_capacity(n, n * 14);
-                for e in events {
-                    let p = e.pick >> 32;
-                    if p % 3 == 0 {
-                        b.append_value(format!("10.20.{}.{}", p % 7, (p >> 8) % 250 + 1));
-                    } else {
-                        b.append_value(format!(
-                            "{}.{}.{}.{}",
-                            13 + p % 180,
-                            (p >> 8) % 256,
-                            (p >> 16) % 256,
-                            (p >> 24) % 254 + 1
-                        ));
-                    }
-                }
-                Arc::new(b.finish())
-            }
+            Col::RemoteIp => string_col(events, |_, e| Some(world.remote_ip(e.pick >> 32))),
             Col::RemoteIpType => string_col(events, |_, e| {
                 Some(if (e.pick >> 32) % 3 == 0 {
                     "Private"

@@ -15,12 +15,21 @@ pub struct SessionOptions {
 }
 
 pub fn new_session(options: &SessionOptions) -> Result<SessionContext> {
-    let mut config = SessionConfig::new()
-        .set_bool("datafusion.sql_parser.enable_ident_normalization", false)
+    // DataFusion's own DATAFUSION_* environment variables still win over these defaults, so a
+    // setting can be tried without a rebuild.
+    let mut config = SessionConfig::from_env().context("reading DATAFUSION_* variables")?;
+    for (key, value) in [
+        ("datafusion.sql_parser.enable_ident_normalization", false),
         // Some writers store strings as plain BYTE_ARRAY without the UTF8 annotation.
-        .set_bool("datafusion.execution.parquet.binary_as_string", true)
-        .set_bool("datafusion.execution.parquet.pushdown_filters", true)
-        .set_bool("datafusion.execution.parquet.reorder_filters", true);
+        ("datafusion.execution.parquet.binary_as_string", true),
+        ("datafusion.execution.parquet.pushdown_filters", true),
+        ("datafusion.execution.parquet.reorder_filters", true),
+    ] {
+        let variable = key.to_ascii_uppercase().replace('.', "_");
+        if std::env::var_os(variable).is_none() {
+            config = config.set_bool(key, value);
+        }
+    }
     if let Some(n) = options.target_partitions {
         config = config.with_target_partitions(n.max(1));
     }

@@ -8,8 +8,9 @@
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, BooleanBuilder, StringArrayType, StringBuilder,
+    Array, ArrayRef, AsArray, BooleanArray, StringArrayType, StringBuilder, StringViewArray,
 };
+use datafusion::arrow::buffer::BooleanBuffer;
 use datafusion::arrow::compute::take;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{Result, ScalarValue, exec_err};
@@ -29,7 +30,7 @@ pub fn map_to_bool(array: &ArrayRef, f: &mut dyn FnMut(&str) -> bool) -> Result<
     match array.data_type() {
         DataType::Utf8 => Ok(bool_over(array.as_string::<i32>(), f)),
         DataType::LargeUtf8 => Ok(bool_over(array.as_string::<i64>(), f)),
-        DataType::Utf8View => Ok(bool_over(array.as_string_view(), f)),
+        DataType::Utf8View => Ok(bool_over_views(array.as_string_view(), f)),
         DataType::Dictionary(_, _) => {
             let dict = array.as_any_dictionary();
             let per_value = map_to_bool(dict.values(), f)?;
@@ -82,12 +83,49 @@ pub fn map_to_string(array: &ArrayRef, f: &mut dyn FnMut(&str) -> &str) -> Resul
     }
 }
 
-fn bool_over<'a, A: StringArrayType<'a>>(array: A, f: &mut dyn FnMut(&str) -> bool) -> ArrayRef {
-    let mut out = BooleanBuilder::with_capacity(array.len());
-    for value in array.iter() {
-        out.append_value(f(value.unwrap_or("")));
-    }
-    Arc::new(out.finish())
+fn bool_over<'a, A: StringArrayType<'a> + Copy>(
+    array: A,
+    f: &mut dyn FnMut(&str) -> bool,
+) -> ArrayRef {
+    let on_null = f("");
+    let nulls = array.logical_nulls();
+    let values = BooleanBuffer::collect_bool(array.len(), |i| {
+        if nulls.as_ref().is_some_and(|n| n.is_null(i)) {
+            on_null
+        } else {
+            f(array.value(i))
+        }
+    });
+    Arc::new(BooleanArray::new(values, None))
+}
+
+/// [`bool_over`] for string views, evaluating `f` once per distinct view in a small cache.
+/// Equal views hold equal strings (inline bytes, or the same bytes of the same buffer), and
+/// Parquet dictionary pages decode to repeated views, so on low-cardinality columns (file
+/// names, action types) this evaluates about once per dictionary entry, not once per row.
+fn bool_over_views(array: &StringViewArray, f: &mut dyn FnMut(&str) -> bool) -> ArrayRef {
+    const SLOTS: usize = 256;
+    let mut keys = [u128::MAX; SLOTS];
+    let mut hits = [false; SLOTS];
+    let on_null = f("");
+    let nulls = array.nulls();
+    let views = array.views();
+    let values = BooleanBuffer::collect_bool(array.len(), |i| {
+        if nulls.is_some_and(|n| n.is_null(i)) {
+            return on_null;
+        }
+        let view = views[i];
+        let mixed = (view as u64 ^ (view >> 64) as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let slot = (mixed >> 56) as usize % SLOTS;
+        if keys[slot] == view {
+            return hits[slot];
+        }
+        let result = f(array.value(i));
+        keys[slot] = view;
+        hits[slot] = result;
+        result
+    });
+    Arc::new(BooleanArray::new(values, None))
 }
 
 fn fill_nulls_bool(array: &BooleanArray, on_null: bool) -> ArrayRef {
