@@ -7,7 +7,9 @@
 //!
 //! A null string reads as `""` (Kusto strings are never null), so the result is never null.
 
-use datafusion::arrow::array::Array;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, BooleanArray};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
 use datafusion::logical_expr::{
@@ -15,7 +17,9 @@ use datafusion::logical_expr::{
 };
 use memchr::{memchr, memchr2};
 
-use super::kernels::{is_string_type, map_to_bool, scalar_string, scalar_to_string, to_columnar};
+use super::kernels::{
+    is_string_type, map_to_bool, scalar_string, scalar_to_string, string_values, to_columnar,
+};
 
 /// True when `haystack` contains `needle_lower` ignoring ASCII case. `needle_lower` must already
 /// be ASCII-lower-cased.
@@ -99,19 +103,19 @@ impl ScalarUDFImpl for ContainsCi {
             }
             ColumnarValue::Array(needles) => {
                 // Per-row needles: rare, so the simple way.
-                let haystack = haystack.to_array(args.number_rows)?;
-                let mut lowered = Vec::with_capacity(needles.len());
-                map_to_bool(needles, &mut |n| {
-                    lowered.push(n.to_ascii_lowercase());
-                    true
-                })?;
-                let mut row = 0;
-                let result = map_to_bool(&haystack, &mut |s| {
-                    let hit = contains_ascii_ci(s.as_bytes(), lowered[row].as_bytes());
-                    row += 1;
-                    hit
-                })?;
-                Ok(ColumnarValue::Array(result))
+                let haystack = string_values(&haystack.to_array(args.number_rows)?)?;
+                let needles = string_values(needles)?;
+                let result: BooleanArray = haystack
+                    .iter()
+                    .zip(&needles)
+                    .map(|(h, n)| {
+                        Some(contains_ascii_ci(
+                            h.as_bytes(),
+                            n.to_ascii_lowercase().as_bytes(),
+                        ))
+                    })
+                    .collect();
+                Ok(ColumnarValue::Array(Arc::new(result)))
             }
         }
     }
@@ -188,10 +192,7 @@ fn collect_candidates(scalar: &ScalarValue, out: &mut Vec<String>, position: usi
             values.data_type()
         );
     }
-    map_to_bool(&values, &mut |s| {
-        out.push(s.to_string());
-        true
-    })?;
+    out.extend(string_values(&values)?);
     Ok(())
 }
 
@@ -224,5 +225,33 @@ mod tests {
         assert!(!equals_any_ascii_ci("svchost.exe ", &list));
         assert!(!equals_any_ascii_ci("", &list));
         assert!(!equals_any_ascii_ci("ſvchost.exe", &list));
+    }
+
+    /// Per-row needles and bound lists go through the value-by-value path, in row order.
+    #[tokio::test]
+    async fn per_row_needles_and_lists_keep_row_order() {
+        let ctx = datafusion::prelude::SessionContext::new();
+        crate::functions::register_all(&ctx);
+        let sql = "SELECT contains_ci(a, b) AS c, in_ci(a, make_array('x', 'Q')) AS i \
+                   FROM (VALUES ('xAbC', 'abc'), (NULL, 'a'), ('q', 'q'), ('', ''), ('x', 'y')) t(a, b)";
+        let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
+        let text = datafusion::arrow::util::pretty::pretty_format_batches(&batches)
+            .unwrap()
+            .to_string();
+        let rows: Vec<&str> = text
+            .lines()
+            .skip(3)
+            .filter(|l| l.starts_with('|'))
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                "| true  | false |",
+                "| false | false |",
+                "| true  | true  |",
+                "| true  | false |",
+                "| false | true  |",
+            ]
+        );
     }
 }

@@ -11,7 +11,7 @@ use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, StringArrayType, StringBuilder, StringViewArray,
 };
 use datafusion::arrow::buffer::BooleanBuffer;
-use datafusion::arrow::compute::take;
+use datafusion::arrow::compute::{cast, take};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{Result, ScalarValue, exec_err};
 use datafusion::logical_expr::ColumnarValue;
@@ -25,7 +25,20 @@ pub fn is_string_type(data_type: &DataType) -> bool {
     }
 }
 
-/// Applies `f` to every string of `array` (null read as `""`), returning one boolean per row.
+/// Every string of `array` in row order (null read as `""`), for the rare paths that need the
+/// values themselves (constant lists, per-row arguments).
+pub fn string_values(array: &ArrayRef) -> Result<Vec<String>> {
+    let utf8 = cast(array, &DataType::Utf8)?;
+    Ok(utf8
+        .as_string::<i32>()
+        .iter()
+        .map(|v| v.unwrap_or("").to_string())
+        .collect())
+}
+
+/// Applies `f` to the strings of `array` (null read as `""`), returning one boolean per row.
+/// `f` must be a pure function of its argument: it may be called once per distinct value (and
+/// once for `""`), not once per row.
 pub fn map_to_bool(array: &ArrayRef, f: &mut dyn FnMut(&str) -> bool) -> Result<ArrayRef> {
     match array.data_type() {
         DataType::Utf8 => Ok(bool_over(array.as_string::<i32>(), f)),
