@@ -958,7 +958,7 @@ fn target_key(table: DefenderTable, e: &Event) -> (u32, u32, u64) {
         _ => {
             let n = if e.rare { p % 100_000 } else { p % 400 };
             let actor = if e.rare { e.actor } else { u32::MAX };
-            (e.device, actor, (p % 5) << 48 | n << 8 | p % 7)
+            (e.device, actor, ((p % 5) << 48) | (n << 8) | (p % 7))
         }
     }
 }

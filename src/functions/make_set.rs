@@ -126,6 +126,18 @@ impl AggregateUDFImpl for MakeSet {
     }
 }
 
+/// A string `make_set` groups accumulator with the given cap, for benchmarks and embedders
+/// that drive aggregation themselves.
+pub fn string_groups_accumulator(max_size: usize) -> Box<dyn GroupsAccumulator> {
+    Box::new(MakeSetGroups {
+        sets: SetStore::new(
+            Encoding::Utf8,
+            DataType::Utf8,
+            max_size.clamp(1, MAX_SET_SIZE),
+        ),
+    })
+}
+
 /// Reads `max_size` from the second argument, which must be a constant.
 fn max_size(args: &AccumulatorArgs) -> Result<usize> {
     let Some(expr) = args.exprs.get(1) else {
