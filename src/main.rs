@@ -9,10 +9,6 @@ use huntlake::detect::{self, DetectRequest};
 use huntlake::output::Format;
 use huntlake::rule::{DEFAULT_ALLOWLIST, Plan};
 
-// DataFusion allocates many short-lived buffers; mimalloc serves them faster than glibc.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser)]
 #[command(
     name = "huntlake",
