@@ -80,9 +80,6 @@ impl LakeTable {
     pub fn rows(&self) -> u64 {
         self.files.iter().map(|f| f.rows).sum()
     }
-    pub fn bytes(&self) -> u64 {
-        self.files.iter().map(|f| f.meta.size).sum()
-    }
 }
 
 #[derive(Debug, Clone)]
