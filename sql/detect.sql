@@ -1,5 +1,5 @@
--- Rare Process as a Service, keyed plan. Reads GetServices (materialized from
--- get_services.sql) and the Kusto views of the three other tables.
+-- Rare Process as a Service, keyed plan. Reads GetServices and RareServices (materialized
+-- from get_services.sql and rare_services.sql) and the Kusto views of the three other tables.
 --
 -- The KQL joins every child-process row with every network, file and image-load row of the
 -- same service instance, then reduces with make_set. Every aggregate is a distinct set, so the
@@ -8,20 +8,16 @@
 -- sql/literal.sql keeps the KQL's own join structure; the tests check both agree.
 --
 -- Parameters: $since, $allowlist   as in get_services.sql
---             $threshold           a service is rare below this many launches (KQL: count_ < 6)
 --             $keep_empty          keep "" inside sets, as Kusto's make_set does
 --             $unmatched           the set a left join without a match gives: [""] (Kusto: the
 --                                  unmatched row's strings are "") or [] without $keep_empty
 --             $null_keys_match     whether a null ServiceProcessID / ServiceProcessCreationTime
 --                                  joins a null (default: no, as SQL and, we believe, Kusto)
+--             $rare_services       the distinct ServiceProcess names of RareServices. Implied by
+--                                  the EXISTS on RareServices; stated on its own because it
+--                                  reads one column, so the Parquet reader can drop all other
+--                                  rows before decoding the rest.
 WITH
--- GetServices | summarize count() by ServiceProcess, DeviceName | where count_ < 6
-rare AS (
-    SELECT ServiceProcess, DeviceName
-    FROM GetServices
-    GROUP BY ServiceProcess, DeviceName
-    HAVING count(*) < $threshold
-),
 -- | join kind=inner GetServices on ServiceProcess, DeviceName: one row per service instance
 -- (the 7 keys), with the children it started.
 instances AS (
@@ -33,7 +29,7 @@ instances AS (
         make_set(g.StartedChildProcessCmdline, 100000)
             FILTER (WHERE $keep_empty OR g.StartedChildProcessCmdline <> '') AS ChildCommandlines
     FROM GetServices g
-    JOIN rare r ON g.ServiceProcess = r.ServiceProcess AND g.DeviceName = r.DeviceName
+    JOIN RareServices r ON g.ServiceProcess = r.ServiceProcess AND g.DeviceName = r.DeviceName
     GROUP BY
         g.DeviceName, g.ServiceProcess, g.ServiceProcessCmdline, g.ServiceProcessCreationTime,
         g.ServiceProcessID, g.ServiceProcessUser, g.ServiceProcessSHA1
@@ -52,12 +48,13 @@ network AS (
         make_set(e.RemoteUrl, 100000)
             FILTER (WHERE $keep_empty OR e.RemoteUrl <> '') AS ConnectedUrls
     FROM DeviceNetworkEvents e
-    WHERE e.TimeGenerated > $since
+    WHERE in_exact(e.InitiatingProcessFileName, $rare_services)
+      AND e.TimeGenerated > $since
       AND contains_ci(e.InitiatingProcessParentFileName, 'services.exe')
       AND NOT in_ci(e.InitiatingProcessFileName, $allowlist)
       AND ($null_keys_match OR (e.InitiatingProcessId IS NOT NULL
                                 AND e.InitiatingProcessCreationTime IS NOT NULL))
-      AND EXISTS (SELECT 1 FROM rare r
+      AND EXISTS (SELECT 1 FROM RareServices r
                   WHERE r.DeviceName = e.DeviceName
                     AND r.ServiceProcess = e.InitiatingProcessFileName)
     GROUP BY
@@ -81,12 +78,13 @@ files AS (
         make_set(e.SHA1, 100000)
             FILTER (WHERE $keep_empty OR e.SHA1 <> '') AS FileModHA1s
     FROM DeviceFileEvents e
-    WHERE e.TimeGenerated > $since
+    WHERE in_exact(e.InitiatingProcessFileName, $rare_services)
+      AND e.TimeGenerated > $since
       AND contains_ci(e.InitiatingProcessParentFileName, 'services.exe')
       AND NOT in_ci(e.InitiatingProcessFileName, $allowlist)
       AND ($null_keys_match OR (e.InitiatingProcessId IS NOT NULL
                                 AND e.InitiatingProcessCreationTime IS NOT NULL))
-      AND EXISTS (SELECT 1 FROM rare r
+      AND EXISTS (SELECT 1 FROM RareServices r
                   WHERE r.DeviceName = e.DeviceName
                     AND r.ServiceProcess = e.InitiatingProcessFileName)
     GROUP BY
@@ -108,12 +106,13 @@ images AS (
         make_set(e.SHA1, 100000)
             FILTER (WHERE $keep_empty OR e.SHA1 <> '') AS DLLSHA1
     FROM DeviceImageLoadEvents e
-    WHERE e.TimeGenerated > $since
+    WHERE in_exact(e.InitiatingProcessFileName, $rare_services)
+      AND e.TimeGenerated > $since
       AND contains_ci(e.InitiatingProcessParentFileName, 'services.exe')
       AND NOT in_ci(e.InitiatingProcessFileName, $allowlist)
       AND ($null_keys_match OR (e.InitiatingProcessId IS NOT NULL
                                 AND e.InitiatingProcessCreationTime IS NOT NULL))
-      AND EXISTS (SELECT 1 FROM rare r
+      AND EXISTS (SELECT 1 FROM RareServices r
                   WHERE r.DeviceName = e.DeviceName
                     AND r.ServiceProcess = e.InitiatingProcessFileName)
     GROUP BY

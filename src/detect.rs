@@ -9,6 +9,7 @@ use datafusion::arrow::record_batch::RecordBatch;
 use crate::error::{HuntError, Result};
 use crate::lake::{Lake, LakeOptions};
 use crate::output::{self, Format};
+use crate::progress::ScanProgress;
 use crate::rule::{self, MaterializeOptions, Plan, RuleParams};
 use crate::session::{SessionOptions, new_session};
 use crate::time::{format_rfc3339, now_nanos};
@@ -35,6 +36,8 @@ pub struct DetectRequest {
     pub plan: Plan,
     pub materialize: MaterializeOptions,
     pub session: SessionOptions,
+    /// Where the run reports how far its scans are.
+    pub progress: ScanProgress,
 }
 
 impl DetectRequest {
@@ -53,6 +56,7 @@ impl DetectRequest {
             plan: Plan::Keyed,
             materialize: MaterializeOptions::default(),
             session: SessionOptions::default(),
+            progress: ScanProgress::default(),
         }
     }
 }
@@ -65,6 +69,8 @@ pub struct Detection {
     pub lake: Lake,
     pub service_launches: Option<usize>,
     pub spilled: bool,
+    /// Each step's physical plan with its metrics (printed by `--explain`).
+    pub plans: Vec<(&'static str, String)>,
     pub elapsed: std::time::Duration,
 }
 
@@ -115,6 +121,9 @@ pub async fn detect(request: &DetectRequest, notes: &mut dyn FnMut(&str)) -> Res
         notes(note);
     }
     lake.register(&ctx).await?;
+    request
+        .progress
+        .set_total_files(lake.tables.iter().map(|t| t.files.len() as u64).sum());
 
     let as_of = match (request.as_of, lake.reference_time) {
         (Some(t), _) => t,
@@ -136,14 +145,21 @@ pub async fn detect(request: &DetectRequest, notes: &mut dyn FnMut(&str)) -> Res
         keep_empty_in_sets: request.keep_empty_in_sets,
         null_keys_match: request.null_keys_match,
     };
-    let (batches, materialized) =
-        rule::run(&ctx, &params, request.plan, &request.materialize).await?;
+    let run = rule::run(
+        &ctx,
+        &params,
+        request.plan,
+        &request.materialize,
+        &request.progress,
+    )
+    .await?;
     Ok(Detection {
-        batches,
+        batches: run.batches,
         params,
         lake,
-        service_launches: materialized.as_ref().map(|m| m.rows),
-        spilled: materialized.as_ref().is_some_and(|m| m.spilled),
+        service_launches: run.materialized.as_ref().map(|m| m.rows),
+        spilled: run.materialized.as_ref().is_some_and(|m| m.spilled),
+        plans: run.plans,
         elapsed: started.elapsed(),
     })
 }

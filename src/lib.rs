@@ -10,6 +10,7 @@ pub mod functions;
 pub mod generate;
 pub mod lake;
 pub mod output;
+pub mod progress;
 pub mod rule;
 pub mod sample;
 pub mod session;

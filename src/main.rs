@@ -1,5 +1,6 @@
 //! The `huntlake` command: parses arguments and hands over to the library.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -130,13 +131,24 @@ struct DetectArgs {
     #[arg(long)]
     literal: bool,
 
+    /// Memory the run may use (e.g. 2GiB). Past it, aggregations and the materialized
+    /// GetServices step spill to disk. Default: no limit.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    memory_limit: Option<usize>,
+
     /// Memory for the materialized GetServices step before it spills to disk (e.g. 512MiB).
+    /// Default: 1GiB, or a quarter of --memory-limit.
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     materialize_budget: Option<usize>,
 
     /// Folder for spill files (default: the system's temporary folder).
     #[arg(long, value_name = "DIR")]
     spill_dir: Option<PathBuf>,
+
+    /// Print each step's physical plan with its run metrics (rows, time, bytes scanned,
+    /// pruning) on standard error, as EXPLAIN ANALYZE does.
+    #[arg(long)]
+    explain: bool,
 
     /// Query threads (default: the number of cores).
     #[arg(long, value_name = "N")]
@@ -217,15 +229,28 @@ async fn run_detect(args: DetectArgs) -> Result<(), HuntError> {
     } else {
         Plan::Keyed
     };
-    if let Some(budget) = args.materialize_budget {
+    if let Some(budget) = args
+        .materialize_budget
+        .or(args.memory_limit.map(|limit| limit / 4))
+    {
         request.materialize.memory_budget = budget;
     }
-    request.materialize.spill_dir = args.spill_dir;
+    request.materialize.spill_dir = args.spill_dir.clone();
+    request.session.spill_dir = args.spill_dir;
+    request.session.memory_limit = args.memory_limit;
     request.session.target_partitions = args.threads;
 
     let format = detect::choose_format(args.format, args.output.as_deref());
-    let detection = detect::detect(&request, &mut |note| eprintln!("{note}")).await?;
+    let bar = ScanBar::start(&request.progress);
+    let detection = detect::detect(&request, &mut |note| bar.println(note)).await;
+    bar.finish();
+    let detection = detection?;
     detect::write(&detection, format, args.output.as_deref())?;
+    if args.explain {
+        for (step, plan) in &detection.plans {
+            eprintln!("-- {step}\n{plan}");
+        }
+    }
     eprintln!("{}", detection.summary());
     Ok(())
 }
@@ -287,4 +312,61 @@ fn run_generate(args: GenerateArgs) -> Result<(), HuntError> {
         args.out.display()
     );
     Ok(())
+}
+
+/// The detection's progress bar on standard error: files scanned of the lake's total. Drawn only
+/// on a terminal, and only once the run has taken more than a moment.
+struct ScanBar {
+    bar: indicatif::ProgressBar,
+    ticker: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl ScanBar {
+    const DELAY: std::time::Duration = std::time::Duration::from_millis(750);
+
+    fn start(progress: &huntlake::progress::ScanProgress) -> ScanBar {
+        // indicatif draws nothing when standard error is not a terminal.
+        let bar = indicatif::ProgressBar::hidden();
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} {elapsed_precise} [{wide_bar}] {pos}/{len} files  {msg}",
+            )
+            .expect("valid template"),
+        );
+        if !std::io::stderr().is_terminal() {
+            return ScanBar { bar, ticker: None };
+        }
+        let (shown, progress) = (bar.clone(), progress.clone());
+        let ticker = tokio::spawn(async move {
+            tokio::time::sleep(Self::DELAY).await;
+            shown.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+            loop {
+                let (done, total) = progress.files();
+                shown.set_length(total);
+                shown.set_position(done);
+                shown.set_message(progress.step());
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        });
+        ScanBar {
+            bar,
+            ticker: Some(ticker),
+        }
+    }
+
+    /// Prints a line above the bar (or plainly when there is none).
+    fn println(&self, line: &str) {
+        if self.bar.is_hidden() {
+            eprintln!("{line}");
+        } else {
+            self.bar.suspend(|| eprintln!("{line}"));
+        }
+    }
+
+    fn finish(self) {
+        if let Some(ticker) = self.ticker {
+            ticker.abort();
+        }
+        self.bar.finish_and_clear();
+    }
 }

@@ -2,16 +2,27 @@
 //! kept as typed (so `DeviceProcessEvents` and `DeviceName` work unquoted), and Parquet read
 //! the way Defender exports need.
 
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
-use crate::error::{QueryContext, Result};
+use crate::error::{HuntError, QueryContext, Result};
 use crate::functions;
 
 #[derive(Debug, Clone, Default)]
 pub struct SessionOptions {
     /// Worker threads for query execution (default: the number of cores).
     pub target_partitions: Option<usize>,
+    /// The memory the query may use, in bytes; operators that can spill (sorts, aggregations)
+    /// spill past it, and a query that cannot fit fails with an error naming the consumers.
+    /// Default: no limit.
+    pub memory_limit: Option<usize>,
+    /// Where spill files go (default: the system's temporary folder).
+    pub spill_dir: Option<PathBuf>,
 }
 
 pub fn new_session(options: &SessionOptions) -> Result<SessionContext> {
@@ -30,12 +41,34 @@ pub fn new_session(options: &SessionOptions) -> Result<SessionContext> {
             config = config.set_bool(key, value);
         }
     }
+    if let Some(limit) = options.memory_limit {
+        // Each sort sets aside this much for its final merge (10 MiB by default), which alone
+        // would exceed a small limit.
+        let reserve = (limit / 16).min(10 << 20);
+        config = config.set_usize("datafusion.execution.sort_spill_reservation_bytes", reserve);
+    }
     if let Some(n) = options.target_partitions {
         config = config.with_target_partitions(n.max(1));
     }
-    let runtime = RuntimeEnvBuilder::new()
-        .build_arc()
-        .context("creating the runtime")?;
+    let mut runtime = RuntimeEnvBuilder::new();
+    if let Some(limit) = options.memory_limit {
+        // Fair shares, so that several spilling operators each get a part; the tracking
+        // wrapper names the biggest consumers when the limit is hit.
+        runtime = runtime.with_memory_pool(Arc::new(TrackConsumersPool::new(
+            FairSpillPool::new(limit),
+            NonZeroUsize::new(5).expect("5 is not zero"),
+        )));
+    }
+    if let Some(dir) = &options.spill_dir {
+        if !dir.is_dir() {
+            return Err(HuntError::Usage(format!(
+                "--spill-dir {}: not an existing folder",
+                dir.display()
+            )));
+        }
+        runtime = runtime.with_temp_file_path(dir);
+    }
+    let runtime = runtime.build_arc().context("creating the runtime")?;
     let ctx = SessionContext::new_with_config_rt(config, runtime);
     functions::register_all(&ctx);
     Ok(ctx)

@@ -787,3 +787,44 @@ fn failed_run_leaves_no_partial_output() {
         .collect();
     assert_eq!(left, ["existing.parquet"], "stray files: {left:?}");
 }
+
+/// `--memory-limit`, `--spill-dir` and `--explain` on the sample lake: the same detections;
+/// the plans with their metrics on stderr; piped stderr gets no progress bar.
+#[test]
+fn memory_limit_spill_dir_and_explain_keep_the_answer() {
+    let sample = huntlake::detect::sample_lake_path();
+    let plain = stdout_of(detect(&sample).args(["--format", "ndjson"]));
+    assert_eq!(plain.lines().count(), 4);
+
+    let spill = tempfile::tempdir().unwrap();
+    let output = detect(&sample)
+        .args(["--format", "ndjson", "--memory-limit", "8MiB", "--explain"])
+        .arg("--spill-dir")
+        .arg(spill.path())
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    assert_eq!(String::from_utf8(output.stdout).unwrap(), plain);
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    for step in ["-- GetServices", "-- RareServices", "-- detection"] {
+        assert!(stderr.contains(step), "no {step} plan in:\n{stderr}");
+    }
+    assert!(stderr.contains("DataSourceExec") && stderr.contains("output_rows="));
+    assert!(
+        !stderr.contains(" files  "),
+        "a progress bar was drawn into a pipe"
+    );
+
+    detect(&sample)
+        .args(["--spill-dir", "/nonexistent/huntlake-spill"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains(
+            "--spill-dir /nonexistent/huntlake-spill: not an existing folder",
+        ));
+    detect(&sample)
+        .args(["--memory-limit", "lots"])
+        .assert()
+        .code(2);
+}

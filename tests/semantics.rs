@@ -1278,6 +1278,50 @@ fn spilled_get_services_gives_identical_output() {
     assert_eq!(keyed_spilled.lines, in_memory.lines);
 }
 
+/// `--memory-limit` below the size of GetServices: the step goes to disk through the session's
+/// memory pool (no budget set), and the run gives the same detections as without a limit.
+#[test]
+fn memory_limit_below_get_services_spills_and_completes() {
+    let mut process = Vec::new();
+    // 3,000 launches of common services with 2 KB command lines: GetServices holds > 6 MB.
+    let long_tail = "x".repeat(2_000);
+    for i in 0..3_000 {
+        let service = format!("common{}.exe", i % 5);
+        process.push(
+            Row::launch("ws1.corp", &service, &format!("child{}.exe", i % 7)).with(|r| {
+                r.command_line = Some(format!("child.exe {i} {long_tail}"));
+            }),
+        );
+    }
+    process.push(Row::launch("ws1.corp", "rare.exe", "cmd.exe"));
+    process.push(Row::launch("db2", "other.exe", "whoami.exe"));
+    let network = [Row::connection("ws1.corp", "rare.exe", "10.0.0.9")];
+    let lake = lake_of(&process, &network, &[], &[]);
+    lake.fill_empty_tables();
+
+    let unlimited = run_plan(lake.path(), Plan::Keyed, &defaults);
+    assert!(!unlimited.spilled);
+    assert_eq!(unlimited.lines.len(), 2);
+
+    let spill_dir = tempfile::tempdir().unwrap();
+    let spill_path = spill_dir.path().to_path_buf();
+    let limited = run_plan(lake.path(), Plan::Keyed, &|r| {
+        r.session.memory_limit = Some(4 << 20);
+        r.session.spill_dir = Some(spill_path.clone());
+        r.materialize.spill_dir = Some(spill_path.clone());
+    });
+    assert!(
+        limited.spilled,
+        "GetServices is larger than the whole limit"
+    );
+    assert_eq!(limited.lines, unlimited.lines);
+    let left: Vec<_> = std::fs::read_dir(spill_dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(left.is_empty(), "spill files left behind: {left:?}");
+}
+
 /// The spill folder is a user's choice (`--spill-dir`, or TMPDIR): names with glob or URL
 /// characters must still read the spilled rows back (not silently read nothing).
 #[test]

@@ -4,16 +4,20 @@
 //!
 //! - `contains_ci(haystack, needle)`: Kusto `contains`: substring test.
 //! - `in_ci(x, v1, v2, ...)` or `in_ci(x, list)`: Kusto `in~`: whole-string equality with any.
+//! - `in_exact(x, ...)`: Kusto `in`, the case-sensitive one.
 //!
 //! A null string reads as `""` (Kusto strings are never null), so the result is never null.
 
+use std::cell::RefCell;
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, BooleanArray};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
+use datafusion::logical_expr::simplify::{ExprSimplifyResult, SimplifyContext};
 use datafusion::logical_expr::{
-    ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
+    ColumnarValue, Expr, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
 use memchr::{memchr, memchr2};
 
@@ -87,6 +91,14 @@ impl ScalarUDFImpl for ContainsCi {
         }
         Ok(DataType::Boolean)
     }
+    fn simplify(&self, args: Vec<Expr>, _info: &SimplifyContext) -> Result<ExprSimplifyResult> {
+        Ok(match strip_empty_default(args) {
+            Ok(args) => ExprSimplifyResult::Simplified(
+                ScalarUDF::new_from_impl(ContainsCi::default()).call(args),
+            ),
+            Err(args) => ExprSimplifyResult::Original(args),
+        })
+    }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let [haystack, needle] = args.args.as_slice() else {
             return exec_err!("contains_ci takes 2 arguments");
@@ -121,56 +133,155 @@ impl ScalarUDFImpl for ContainsCi {
     }
 }
 
+/// How `in_ci` / `in_exact` compare a value with the list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Folding {
+    /// Kusto `in`: byte-for-byte equality.
+    Exact,
+    /// Kusto `in~`: equality after folding ASCII letters.
+    AsciiCaseInsensitive,
+}
+
+impl Folding {
+    fn key<'a>(self, value: &'a str) -> std::borrow::Cow<'a, str> {
+        match self {
+            Folding::Exact => value.into(),
+            Folding::AsciiCaseInsensitive if value.bytes().any(|b| b.is_ascii_uppercase()) => {
+                value.to_ascii_lowercase().into()
+            }
+            Folding::AsciiCaseInsensitive => value.into(),
+        }
+    }
+}
+
+/// `in_ci(x, v1, v2, ...)` / `in_ci(x, list)` (Kusto `in~`) and `in_exact(...)` (Kusto `in`).
+/// The list may be long (the rule binds the rare service names here), so it is held in a hash
+/// set, built once per thread for a bound list rather than once per batch.
 #[derive(Debug, PartialEq, Eq, Hash)]
-pub struct InCi {
+pub struct InList {
+    name: &'static str,
+    folding: Folding,
     signature: Signature,
 }
 
-impl Default for InCi {
-    fn default() -> Self {
-        Self {
+impl InList {
+    pub fn new(folding: Folding) -> Self {
+        InList {
+            name: match folding {
+                Folding::Exact => "in_exact",
+                Folding::AsciiCaseInsensitive => "in_ci",
+            },
+            folding,
             signature: Signature::variadic_any(Volatility::Immutable),
         }
     }
 }
 
-impl ScalarUDFImpl for InCi {
+impl ScalarUDFImpl for InList {
     fn name(&self) -> &str {
-        "in_ci"
+        self.name
     }
     fn signature(&self) -> &Signature {
         &self.signature
     }
     fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
+        let name = self.name;
         if arg_types.len() < 2 {
-            return plan_err!("in_ci(x, value, ...) needs a value to compare with");
+            return plan_err!("{name}(x, value, ...) needs a value to compare with");
         }
         if !is_string_type(&arg_types[0]) && arg_types[0] != DataType::Null {
             return plan_err!(
-                "in_ci: the first argument must be a string, got {}",
+                "{name}: the first argument must be a string, got {}",
                 arg_types[0]
             );
         }
         Ok(DataType::Boolean)
     }
+    fn simplify(&self, args: Vec<Expr>, _info: &SimplifyContext) -> Result<ExprSimplifyResult> {
+        Ok(match strip_empty_default(args) {
+            Ok(args) => ExprSimplifyResult::Simplified(
+                ScalarUDF::new_from_impl(InList::new(self.folding)).call(args),
+            ),
+            Err(args) => ExprSimplifyResult::Original(args),
+        })
+    }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let (value, list) = args.args.split_first().expect("checked by return_type");
-        let mut candidates = Vec::new();
-        for (i, arg) in list.iter().enumerate() {
-            let ColumnarValue::Scalar(scalar) = arg else {
-                return exec_err!("in_ci: argument {} must be a constant", i + 2);
-            };
-            collect_candidates(scalar, &mut candidates, i + 2)?;
-        }
+        let candidates = candidate_set(self.name, self.folding, list)?;
         let all_scalar = matches!(value, ColumnarValue::Scalar(_));
         let value = value.to_array(args.number_rows)?;
-        let result = map_to_bool(&value, &mut |s| equals_any_ascii_ci(s, &candidates))?;
+        let result = map_to_bool(&value, &mut |s| {
+            candidates.contains(self.folding.key(s).as_ref())
+        })?;
         to_columnar(result, all_scalar)
     }
 }
 
+type CandidateSet = HashSet<Box<str>, foldhash::fast::RandomState>;
+/// A bound list, the folding it was read with, and its candidate set.
+type CachedList = (Arc<dyn Array>, Folding, Arc<CandidateSet>);
+
+thread_local! {
+    /// Candidate sets of bound lists, by list: a bound list is one `Arc` for the whole query.
+    /// Holding the `Arc` keeps its address from being reused by another list.
+    static BOUND_LISTS: RefCell<Vec<CachedList>> =
+        const { RefCell::new(Vec::new()) };
+}
+
+/// The comparison keys of the list arguments (strings, or lists of strings).
+fn candidate_set(
+    function: &str,
+    folding: Folding,
+    list: &[ColumnarValue],
+) -> Result<Arc<CandidateSet>> {
+    if let [ColumnarValue::Scalar(ScalarValue::List(bound))] = list {
+        let bound: Arc<dyn Array> = bound.clone();
+        let cached = BOUND_LISTS.with_borrow(|lists| {
+            lists
+                .iter()
+                .find(|(l, f, _)| Arc::ptr_eq(l, &bound) && *f == folding)
+                .map(|(_, _, set)| Arc::clone(set))
+        });
+        if let Some(set) = cached {
+            return Ok(set);
+        }
+        let set = Arc::new(build_candidate_set(function, folding, list)?);
+        BOUND_LISTS.with_borrow_mut(|lists| {
+            if lists.len() >= 8 {
+                lists.remove(0);
+            }
+            lists.push((bound, folding, Arc::clone(&set)));
+        });
+        return Ok(set);
+    }
+    Ok(Arc::new(build_candidate_set(function, folding, list)?))
+}
+
+fn build_candidate_set(
+    function: &str,
+    folding: Folding,
+    list: &[ColumnarValue],
+) -> Result<CandidateSet> {
+    let mut values = Vec::new();
+    for (i, arg) in list.iter().enumerate() {
+        let ColumnarValue::Scalar(scalar) = arg else {
+            return exec_err!("{function}: argument {} must be a constant", i + 2);
+        };
+        collect_candidates(function, scalar, &mut values, i + 2)?;
+    }
+    Ok(values
+        .iter()
+        .map(|v| folding.key(v).into_owned().into_boxed_str())
+        .collect())
+}
+
 /// Flattens a string or a list of strings (a bound allowlist) into `out`.
-fn collect_candidates(scalar: &ScalarValue, out: &mut Vec<String>, position: usize) -> Result<()> {
+fn collect_candidates(
+    function: &str,
+    scalar: &ScalarValue,
+    out: &mut Vec<String>,
+    position: usize,
+) -> Result<()> {
     if let Some(s) = scalar_to_string(scalar) {
         out.push(s);
         return Ok(());
@@ -181,19 +292,59 @@ fn collect_candidates(scalar: &ScalarValue, out: &mut Vec<String>, position: usi
         ScalarValue::FixedSizeList(list) => list.value(0),
         other => {
             return exec_err!(
-                "in_ci: argument {position} must be a string or a list of strings, got {}",
+                "{function}: argument {position} must be a string or a list of strings, got {}",
                 other.data_type()
             );
         }
     };
-    if !is_string_type(values.data_type()) {
+    if !is_string_type(values.data_type()) && *values.data_type() != DataType::Null {
         return exec_err!(
-            "in_ci: argument {position} must be a list of strings, got a list of {}",
+            "{function}: argument {position} must be a list of strings, got a list of {}",
             values.data_type()
         );
     }
     out.extend(string_values(&values)?);
     Ok(())
+}
+
+/// These functions read a null string as `""` already, so the Kusto view's
+/// `coalesce(column, '')` around their first argument can go: the Parquet reader then hands
+/// them the column as decoded instead of a rebuilt copy. `Err` gives the arguments back
+/// unchanged.
+pub(crate) fn strip_empty_default(
+    mut args: Vec<Expr>,
+) -> std::result::Result<Vec<Expr>, Vec<Expr>> {
+    match args.first().and_then(empty_default_inner) {
+        Some(inner) => {
+            args[0] = inner;
+            Ok(args)
+        }
+        None => Err(args),
+    }
+}
+
+/// `x` when `expr` is `coalesce(x, '')` or its simplified form
+/// `CASE WHEN x IS NOT NULL THEN x ELSE '' END`.
+fn empty_default_inner(expr: &Expr) -> Option<Expr> {
+    let is_empty = |e: &Expr| matches!(e, Expr::Literal(v, _) if scalar_to_string(v).is_some_and(|s| s.is_empty()));
+    match expr {
+        Expr::ScalarFunction(f) if f.func.name() == "coalesce" => match f.args.as_slice() {
+            [x, empty] if is_empty(empty) => Some(x.clone()),
+            _ => None,
+        },
+        Expr::Case(case) if case.expr.is_none() => {
+            let ([(when, then)], Some(otherwise)) =
+                (case.when_then_expr.as_slice(), &case.else_expr)
+            else {
+                return None;
+            };
+            match when.as_ref() {
+                Expr::IsNotNull(x) if x == then && is_empty(otherwise) => Some(x.as_ref().clone()),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -253,5 +404,37 @@ mod tests {
                 "| false | true  |",
             ]
         );
+    }
+
+    /// `in_exact` is Kusto's case-sensitive `in`; a null reads as `""`, so it is in a list that
+    /// holds `""`. A bound list is read once per thread and reused across batches.
+    #[tokio::test]
+    async fn in_exact_is_case_sensitive_and_reads_null_as_empty() {
+        let ctx = datafusion::prelude::SessionContext::new();
+        crate::functions::register_all(&ctx);
+        let sql = "SELECT in_exact(a, make_array('Rare.exe', '')) AS e, \
+                          in_exact(a, 'rare.exe') AS one, \
+                          in_ci(coalesce(a, ''), make_array('RARE.EXE')) AS ci \
+                   FROM (VALUES ('Rare.exe'), ('rare.exe'), (NULL), ('Rare.exe ')) t(a)";
+        for _ in 0..2 {
+            let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
+            let text = datafusion::arrow::util::pretty::pretty_format_batches(&batches)
+                .unwrap()
+                .to_string();
+            let rows: Vec<&str> = text
+                .lines()
+                .skip(3)
+                .filter(|l| l.starts_with('|'))
+                .collect();
+            assert_eq!(
+                rows,
+                [
+                    "| true  | false | true  |",
+                    "| false | true  | true  |",
+                    "| true  | false | false |",
+                    "| false | false | false |",
+                ]
+            );
+        }
     }
 }

@@ -11,12 +11,18 @@ use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
 use datafusion::prelude::SessionContext;
 
 pub use host_split::split_device_name;
+pub use kernels::string_values;
 
 /// Registers every huntlake function in `ctx`.
 pub fn register_all(ctx: &SessionContext) {
     ctx.register_udaf(AggregateUDF::from(make_set::MakeSet::default()));
     ctx.register_udf(ScalarUDF::from(case_insensitive::ContainsCi::default()));
-    ctx.register_udf(ScalarUDF::from(case_insensitive::InCi::default()));
+    ctx.register_udf(ScalarUDF::from(case_insensitive::InList::new(
+        case_insensitive::Folding::AsciiCaseInsensitive,
+    )));
+    ctx.register_udf(ScalarUDF::from(case_insensitive::InList::new(
+        case_insensitive::Folding::Exact,
+    )));
     ctx.register_udf(ScalarUDF::from(host_split::HostSplit::new(
         host_split::Part::HostName,
     )));

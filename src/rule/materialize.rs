@@ -14,10 +14,12 @@ use datafusion::datasource::MemTable;
 use datafusion::datasource::file_format::arrow::ArrowFormat;
 use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig};
 use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
+use datafusion::physical_plan::{ExecutionPlan, execute_stream};
 use datafusion::prelude::{DataFrame, SessionContext};
 use futures::StreamExt;
 
 use crate::error::{HuntError, QueryContext, Result};
+use crate::progress::ScanProgress;
 
 #[derive(Debug, Clone)]
 pub struct MaterializeOptions {
@@ -42,6 +44,8 @@ pub struct Materialized {
     pub rows: usize,
     pub bytes: usize,
     pub spilled: bool,
+    /// The plan that produced the rows, with its run metrics (for `--explain`).
+    pub plan: Arc<dyn ExecutionPlan>,
     _spill: Option<tempfile::TempDir>,
     /// Counts the in-memory table against the session's memory pool while it lives.
     _reservation: Option<MemoryReservation>,
@@ -51,12 +55,16 @@ pub struct Materialized {
 pub async fn materialize(
     ctx: &SessionContext,
     df: DataFrame,
-    name: &str,
+    name: &'static str,
     options: &MaterializeOptions,
+    progress: &ScanProgress,
 ) -> Result<Materialized> {
     let what = format!("materializing {name}");
     let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
-    let mut stream = df.execute_stream().await.context(what.clone())?;
+    let task = Arc::new(df.task_ctx());
+    let plan = df.create_physical_plan().await.context(what.clone())?;
+    progress.start(name, &plan);
+    let mut stream = execute_stream(Arc::clone(&plan), task).context(what.clone())?;
     let reservation = MemoryConsumer::new(format!("materialized {name}"))
         .register(&ctx.runtime_env().memory_pool);
 
@@ -90,6 +98,7 @@ pub async fn materialize(
         spill = Some(new_spill);
     }
 
+    progress.finish();
     let table_ref = TableReference::bare(name);
     let _ = ctx.deregister_table(table_ref.clone());
     match spill {
@@ -102,6 +111,7 @@ pub async fn materialize(
                 rows,
                 bytes,
                 spilled: false,
+                plan,
                 _spill: None,
                 _reservation: Some(reservation),
             })
@@ -121,6 +131,7 @@ pub async fn materialize(
                 rows,
                 bytes,
                 spilled: true,
+                plan,
                 _spill: Some(dir),
                 _reservation: None,
             })

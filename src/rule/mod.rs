@@ -8,14 +8,19 @@ use datafusion::arrow::buffer::OffsetBuffer;
 use datafusion::arrow::datatypes::{DataType, Field, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::{ParamValues, ScalarValue};
+use datafusion::physical_plan::display::DisplayableExecutionPlan;
+use datafusion::physical_plan::{ExecutionPlan, collect};
 use datafusion::prelude::{DataFrame, SessionContext};
 use std::sync::Arc;
 
 use crate::error::{QueryContext, Result};
+use crate::progress::ScanProgress;
 pub use materialize::{MaterializeOptions, Materialized};
 
 /// `sql/get_services.sql`: the service launches, materialized once.
 pub const GET_SERVICES_SQL: &str = include_str!("../../sql/get_services.sql");
+/// `sql/rare_services.sql`: the rare (service, device) pairs, materialized once.
+pub const RARE_SERVICES_SQL: &str = include_str!("../../sql/rare_services.sql");
 /// `sql/detect.sql`: the keyed plan over the materialized GetServices.
 pub const DETECT_SQL: &str = include_str!("../../sql/detect.sql");
 /// `sql/literal.sql`: the KQL's join structure, the test oracle.
@@ -23,6 +28,8 @@ pub const LITERAL_SQL: &str = include_str!("../../sql/literal.sql");
 
 /// The name the materialized service launches are registered under.
 pub const GET_SERVICES_TABLE: &str = "GetServices";
+/// The name the materialized rare (service, device) pairs are registered under.
+pub const RARE_SERVICES_TABLE: &str = "RareServices";
 
 /// The rule's allowlist as published.
 pub const DEFAULT_ALLOWLIST: [&str; 5] = [
@@ -90,36 +97,42 @@ impl RuleParams {
 
     /// The values bound to the SQL's `$name` placeholders.
     pub fn bindings(&self) -> ParamValues {
-        let strings = |values: &[&str]| -> ScalarValue {
-            let values: ArrayRef = Arc::new(StringArray::from(values.to_vec()));
-            let list = ListArray::new(
-                Arc::new(Field::new_list_field(DataType::Utf8, true)),
-                OffsetBuffer::from_lengths([values.len()]),
-                values,
-                None,
-            );
-            ScalarValue::List(Arc::new(list))
-        };
+        ParamValues::from(self.binding_list())
+    }
+
+    fn binding_list(&self) -> Vec<(&'static str, ScalarValue)> {
         let allowlist: Vec<&str> = self.allowlist.iter().map(String::as_str).collect();
         let unmatched: &[&str] = if self.keep_empty_in_sets { &[""] } else { &[] };
-        ParamValues::from(vec![
+        vec![
             (
                 "since",
                 ScalarValue::TimestampNanosecond(Some(self.since()), Some("UTC".into())),
             ),
-            ("allowlist", strings(&allowlist)),
+            ("allowlist", string_list(&allowlist)),
             ("threshold", ScalarValue::Int64(Some(self.threshold))),
             (
                 "keep_empty",
                 ScalarValue::Boolean(Some(self.keep_empty_in_sets)),
             ),
-            ("unmatched", strings(unmatched)),
+            ("unmatched", string_list(unmatched)),
             (
                 "null_keys_match",
                 ScalarValue::Boolean(Some(self.null_keys_match)),
             ),
-        ])
+        ]
     }
+}
+
+/// A bound list of strings (`$allowlist`, `$rare_services`).
+fn string_list(values: &[&str]) -> ScalarValue {
+    let values: ArrayRef = Arc::new(StringArray::from(values.to_vec()));
+    let list = ListArray::new(
+        Arc::new(Field::new_list_field(DataType::Utf8, true)),
+        OffsetBuffer::from_lengths([values.len()]),
+        values,
+        None,
+    );
+    ScalarValue::List(Arc::new(list))
 }
 
 /// Which translation to run.
@@ -131,56 +144,135 @@ pub enum Plan {
     Literal,
 }
 
-/// Runs the rule on the tables registered in `ctx` and returns the detections, sorted by the 7
-/// keys. With [`Plan::Keyed`], GetServices stays registered in `ctx` while the returned guard
-/// lives.
+/// What a run of the rule produced.
+#[derive(Debug)]
+pub struct RuleRun {
+    /// The detections, sorted by the 7 keys.
+    pub batches: Vec<RecordBatch>,
+    /// With [`Plan::Keyed`]: GetServices and RareServices, registered in the session while
+    /// these guards live.
+    pub materialized: Option<Materialized>,
+    pub rare: Option<Materialized>,
+    /// Each step's physical plan with its run metrics, as `EXPLAIN ANALYZE` prints them.
+    pub plans: Vec<(&'static str, String)>,
+}
+
+/// Runs the rule on the tables registered in `ctx`.
 pub async fn run(
     ctx: &SessionContext,
     params: &RuleParams,
     plan: Plan,
     options: &MaterializeOptions,
-) -> Result<(Vec<RecordBatch>, Option<Materialized>)> {
+    progress: &ScanProgress,
+) -> Result<RuleRun> {
+    let bound = |sql: &'static str, what: &'static str| async move {
+        ctx.sql(sql)
+            .await
+            .and_then(|df| df.with_param_values(params.bindings()))
+            .context(what)
+    };
     match plan {
         Plan::Keyed => {
-            let services = ctx
-                .sql(GET_SERVICES_SQL)
-                .await
-                .and_then(|df| df.with_param_values(params.bindings()))
-                .context("planning GetServices (sql/get_services.sql)")?;
-            let materialized =
-                materialize::materialize(ctx, services, GET_SERVICES_TABLE, options).await?;
-            let batches = collect_with_schema(
-                ctx.sql(DETECT_SQL)
-                    .await
-                    .and_then(|df| df.with_param_values(params.bindings()))
-                    .context("planning the detection (sql/detect.sql)")?,
-                "running the detection",
+            let services = bound(
+                GET_SERVICES_SQL,
+                "planning GetServices (sql/get_services.sql)",
             )
             .await?;
-            Ok((batches, Some(materialized)))
+            let materialized =
+                materialize::materialize(ctx, services, GET_SERVICES_TABLE, options, progress)
+                    .await?;
+            let rare = bound(
+                RARE_SERVICES_SQL,
+                "planning RareServices (sql/rare_services.sql)",
+            )
+            .await?;
+            let rare =
+                materialize::materialize(ctx, rare, RARE_SERVICES_TABLE, options, progress).await?;
+            let mut bindings = params.binding_list();
+            bindings.push(("rare_services", rare_service_names(ctx).await?));
+            let detect = ctx
+                .sql(DETECT_SQL)
+                .await
+                .and_then(|df| df.with_param_values(ParamValues::from(bindings)))
+                .context("planning the detection (sql/detect.sql)")?;
+            let (batches, detect_plan) =
+                collect_with_schema(detect, "running the detection", "detection", progress).await?;
+            let plans = vec![
+                ("GetServices", with_metrics(&materialized.plan)),
+                ("RareServices", with_metrics(&rare.plan)),
+                ("detection", with_metrics(&detect_plan)),
+            ];
+            Ok(RuleRun {
+                batches,
+                materialized: Some(materialized),
+                rare: Some(rare),
+                plans,
+            })
         }
         Plan::Literal => {
-            let batches = collect_with_schema(
-                ctx.sql(LITERAL_SQL)
-                    .await
-                    .and_then(|df| df.with_param_values(params.bindings()))
-                    .context("planning the literal translation (sql/literal.sql)")?,
-                "running the literal translation",
+            let literal = bound(
+                LITERAL_SQL,
+                "planning the literal translation (sql/literal.sql)",
             )
             .await?;
-            Ok((batches, None))
+            let (batches, plan) = collect_with_schema(
+                literal,
+                "running the literal translation",
+                "literal translation",
+                progress,
+            )
+            .await?;
+            Ok(RuleRun {
+                batches,
+                materialized: None,
+                rare: None,
+                plans: vec![("literal translation", with_metrics(&plan))],
+            })
         }
     }
 }
 
+/// The distinct service names of the registered RareServices, as a bound list.
+async fn rare_service_names(ctx: &SessionContext) -> Result<ScalarValue> {
+    let what = "listing the rare service names";
+    let batches = ctx
+        .sql("SELECT DISTINCT ServiceProcess FROM RareServices")
+        .await
+        .context(what)?
+        .collect()
+        .await
+        .context(what)?;
+    let mut names = Vec::new();
+    for batch in &batches {
+        names.extend(crate::functions::string_values(batch.column(0)).context(what)?);
+    }
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    Ok(string_list(&names))
+}
+
+fn with_metrics(plan: &Arc<dyn ExecutionPlan>) -> String {
+    DisplayableExecutionPlan::with_metrics(plan.as_ref())
+        .indent(true)
+        .to_string()
+}
+
 /// Collects `df`; with no rows, one empty batch, so writers still know the columns (a CSV
 /// header, a valid empty Parquet file).
-async fn collect_with_schema(df: DataFrame, what: &str) -> Result<Vec<RecordBatch>> {
+async fn collect_with_schema(
+    df: DataFrame,
+    what: &str,
+    step: &'static str,
+    progress: &ScanProgress,
+) -> Result<(Vec<RecordBatch>, Arc<dyn ExecutionPlan>)> {
     let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
-    let mut batches = df.collect().await.context(what)?;
+    let task = Arc::new(df.task_ctx());
+    let plan = df.create_physical_plan().await.context(what)?;
+    progress.start(step, &plan);
+    let mut batches = collect(Arc::clone(&plan), task).await.context(what)?;
+    progress.finish();
     batches.retain(|b| b.num_rows() > 0);
     if batches.is_empty() {
         batches.push(RecordBatch::new_empty(schema));
     }
-    Ok(batches)
+    Ok((batches, plan))
 }
