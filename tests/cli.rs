@@ -828,3 +828,43 @@ fn memory_limit_spill_dir_and_explain_keep_the_answer() {
         .assert()
         .code(2);
 }
+
+/// `HUNTLAKE_SQL_DIR` runs the rule's SQL from a folder instead of the built-in text.
+#[test]
+fn sql_dir_overrides_the_built_in_rule() {
+    let sample = huntlake::detect::sample_lake_path();
+    let dir = tempfile::tempdir().unwrap();
+    let sql = Path::new(env!("CARGO_MANIFEST_DIR")).join("sql");
+    for name in [
+        "get_services.sql",
+        "rare_services.sql",
+        "detect.sql",
+        "literal.sql",
+    ] {
+        std::fs::copy(sql.join(name), dir.path().join(name)).unwrap();
+    }
+    let same = stdout_of(
+        detect(&sample)
+            .env("HUNTLAKE_SQL_DIR", dir.path())
+            .args(["--format", "ndjson"]),
+    );
+    assert_eq!(same.lines().count(), 4);
+
+    // No service is launched fewer than once: nothing is rare.
+    let rare = dir.path().join("rare_services.sql");
+    let text = std::fs::read_to_string(&rare).unwrap();
+    std::fs::write(&rare, text.replace("< $threshold", "< 1")).unwrap();
+    let none = stdout_of(
+        detect(&sample)
+            .env("HUNTLAKE_SQL_DIR", dir.path())
+            .args(["--format", "ndjson"]),
+    );
+    assert_eq!(none, "");
+
+    std::fs::remove_file(dir.path().join("detect.sql")).unwrap();
+    detect(&sample)
+        .env("HUNTLAKE_SQL_DIR", dir.path())
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("detect.sql (HUNTLAKE_SQL_DIR)"));
+}

@@ -165,8 +165,8 @@ pub async fn run(
     options: &MaterializeOptions,
     progress: &ScanProgress,
 ) -> Result<RuleRun> {
-    let bound = |sql: &'static str, what: &'static str| async move {
-        ctx.sql(sql)
+    let bound = |file: &'static str, what: &'static str| async move {
+        ctx.sql(&rule_sql(file)?)
             .await
             .and_then(|df| df.with_param_values(params.bindings()))
             .context(what)
@@ -174,7 +174,7 @@ pub async fn run(
     match plan {
         Plan::Keyed => {
             let services = bound(
-                GET_SERVICES_SQL,
+                "get_services.sql",
                 "planning GetServices (sql/get_services.sql)",
             )
             .await?;
@@ -182,7 +182,7 @@ pub async fn run(
                 materialize::materialize(ctx, services, GET_SERVICES_TABLE, options, progress)
                     .await?;
             let rare = bound(
-                RARE_SERVICES_SQL,
+                "rare_services.sql",
                 "planning RareServices (sql/rare_services.sql)",
             )
             .await?;
@@ -191,7 +191,7 @@ pub async fn run(
             let mut bindings = params.binding_list();
             bindings.push(("rare_services", rare_service_names(ctx).await?));
             let detect = ctx
-                .sql(DETECT_SQL)
+                .sql(&rule_sql("detect.sql")?)
                 .await
                 .and_then(|df| df.with_param_values(ParamValues::from(bindings)))
                 .context("planning the detection (sql/detect.sql)")?;
@@ -211,7 +211,7 @@ pub async fn run(
         }
         Plan::Literal => {
             let literal = bound(
-                LITERAL_SQL,
+                "literal.sql",
                 "planning the literal translation (sql/literal.sql)",
             )
             .await?;
@@ -230,6 +230,28 @@ pub async fn run(
             })
         }
     }
+}
+
+/// The SQL of one of the rule's steps: the text built into the binary, or, when
+/// `HUNTLAKE_SQL_DIR` is set, the file of the same name in that folder, so that a change to
+/// the rule can be tried without a rebuild.
+fn rule_sql(file: &'static str) -> Result<std::borrow::Cow<'static, str>> {
+    let embedded = match file {
+        "get_services.sql" => GET_SERVICES_SQL,
+        "rare_services.sql" => RARE_SERVICES_SQL,
+        "detect.sql" => DETECT_SQL,
+        _ => LITERAL_SQL,
+    };
+    let Some(dir) = std::env::var_os("HUNTLAKE_SQL_DIR") else {
+        return Ok(embedded.into());
+    };
+    let path = std::path::Path::new(&dir).join(file);
+    std::fs::read_to_string(&path)
+        .map(Into::into)
+        .map_err(|source| crate::error::HuntError::Io {
+            context: format!("reading {} (HUNTLAKE_SQL_DIR)", path.display()),
+            source,
+        })
 }
 
 /// The distinct service names of the registered RareServices, as a bound list.
