@@ -70,7 +70,7 @@ pub struct Detection {
     pub service_launches: Option<usize>,
     pub spilled: bool,
     /// Each step's physical plan with its metrics (printed by `--explain`).
-    pub plans: Vec<(&'static str, String)>,
+    pub plans: Vec<(String, String)>,
     pub elapsed: std::time::Duration,
 }
 
@@ -121,6 +121,7 @@ pub async fn detect(request: &DetectRequest, notes: &mut dyn FnMut(&str)) -> Res
         notes(note);
     }
     lake.register(&ctx).await?;
+    let opened = started.elapsed();
     request
         .progress
         .set_total_files(lake.tables.iter().map(|t| t.files.len() as u64).sum());
@@ -159,7 +160,12 @@ pub async fn detect(request: &DetectRequest, notes: &mut dyn FnMut(&str)) -> Res
         lake,
         service_launches: run.materialized.as_ref().map(|m| m.rows),
         spilled: run.materialized.as_ref().is_some_and(|m| m.spilled),
-        plans: run.plans,
+        plans: std::iter::once((
+            format!("opening the lake ({:.3} s)", opened.as_secs_f64()),
+            String::new(),
+        ))
+        .chain(run.plans)
+        .collect(),
         elapsed: started.elapsed(),
     })
 }

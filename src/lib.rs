@@ -13,6 +13,7 @@ pub mod output;
 pub mod progress;
 pub mod rule;
 pub mod sample;
+pub mod scan_order;
 pub mod session;
 pub mod time;
 

@@ -8,10 +8,12 @@ use std::sync::Arc;
 
 use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 use crate::error::{HuntError, QueryContext, Result};
 use crate::functions;
+use crate::scan_order::MembershipFiltersFirst;
 
 #[derive(Debug, Clone, Default)]
 pub struct SessionOptions {
@@ -69,7 +71,13 @@ pub fn new_session(options: &SessionOptions) -> Result<SessionContext> {
         runtime = runtime.with_temp_file_path(dir);
     }
     let runtime = runtime.build_arc().context("creating the runtime")?;
-    let ctx = SessionContext::new_with_config_rt(config, runtime);
+    let state = SessionStateBuilder::new()
+        .with_config(config)
+        .with_runtime_env(runtime)
+        .with_default_features()
+        .with_physical_optimizer_rule(Arc::new(MembershipFiltersFirst))
+        .build();
+    let ctx = SessionContext::new_with_state(state);
     functions::register_all(&ctx);
     Ok(ctx)
 }

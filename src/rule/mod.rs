@@ -12,6 +12,7 @@ use datafusion::physical_plan::display::DisplayableExecutionPlan;
 use datafusion::physical_plan::{ExecutionPlan, collect};
 use datafusion::prelude::{DataFrame, SessionContext};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crate::error::{QueryContext, Result};
 use crate::progress::ScanProgress;
@@ -154,7 +155,7 @@ pub struct RuleRun {
     pub materialized: Option<Materialized>,
     pub rare: Option<Materialized>,
     /// Each step's physical plan with its run metrics, as `EXPLAIN ANALYZE` prints them.
-    pub plans: Vec<(&'static str, String)>,
+    pub plans: Vec<(String, String)>,
 }
 
 /// Runs the rule on the tables registered in `ctx`.
@@ -173,6 +174,7 @@ pub async fn run(
     };
     match plan {
         Plan::Keyed => {
+            let started = Instant::now();
             let services = bound(
                 "get_services.sql",
                 "planning GetServices (sql/get_services.sql)",
@@ -181,6 +183,7 @@ pub async fn run(
             let materialized =
                 materialize::materialize(ctx, services, GET_SERVICES_TABLE, options, progress)
                     .await?;
+            let services_done = started.elapsed();
             let rare = bound(
                 "rare_services.sql",
                 "planning RareServices (sql/rare_services.sql)",
@@ -188,6 +191,7 @@ pub async fn run(
             .await?;
             let rare =
                 materialize::materialize(ctx, rare, RARE_SERVICES_TABLE, options, progress).await?;
+            let rare_done = started.elapsed();
             let mut bindings = params.binding_list();
             bindings.push(("rare_services", rare_service_names(ctx).await?));
             let detect = ctx
@@ -198,9 +202,9 @@ pub async fn run(
             let (batches, detect_plan) =
                 collect_with_schema(detect, "running the detection", "detection", progress).await?;
             let plans = vec![
-                ("GetServices", with_metrics(&materialized.plan)),
-                ("RareServices", with_metrics(&rare.plan)),
-                ("detection", with_metrics(&detect_plan)),
+                step_report("GetServices", services_done, &materialized.plan),
+                step_report("RareServices", rare_done - services_done, &rare.plan),
+                step_report("detection", started.elapsed() - rare_done, &detect_plan),
             ];
             Ok(RuleRun {
                 batches,
@@ -210,6 +214,7 @@ pub async fn run(
             })
         }
         Plan::Literal => {
+            let started = Instant::now();
             let literal = bound(
                 "literal.sql",
                 "planning the literal translation (sql/literal.sql)",
@@ -226,7 +231,7 @@ pub async fn run(
                 batches,
                 materialized: None,
                 rare: None,
-                plans: vec![("literal translation", with_metrics(&plan))],
+                plans: vec![step_report("literal translation", started.elapsed(), &plan)],
             })
         }
     }
@@ -272,10 +277,14 @@ async fn rare_service_names(ctx: &SessionContext) -> Result<ScalarValue> {
     Ok(string_list(&names))
 }
 
-fn with_metrics(plan: &Arc<dyn ExecutionPlan>) -> String {
-    DisplayableExecutionPlan::with_metrics(plan.as_ref())
-        .indent(true)
-        .to_string()
+/// A step's name and time, and its plan with the run's metrics.
+fn step_report(step: &str, took: Duration, plan: &Arc<dyn ExecutionPlan>) -> (String, String) {
+    (
+        format!("{step} ({:.3} s)", took.as_secs_f64()),
+        DisplayableExecutionPlan::with_metrics(plan.as_ref())
+            .indent(true)
+            .to_string(),
+    )
 }
 
 /// Collects `df`; with no rows, one empty batch, so writers still know the columns (a CSV
