@@ -54,6 +54,8 @@ def main():
     parser.add_argument("--python", default=sys.executable, help="a Python with duckdb")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=3, help="runs per engine; the median is reported")
+    parser.add_argument("--warmup", type=int, default=1,
+                        help="untimed runs per engine first, so every engine starts with the lake in the page cache")
     parser.add_argument("--regenerate", action="store_true")
     args = parser.parse_args()
 
@@ -64,7 +66,7 @@ def main():
     duckdb_run = [args.python, str(ROOT / "benches" / "duckdb_run.py")]
 
     print(f"machine: {os.cpu_count()} cores, {os.uname().machine}, threads {args.threads}; "
-          f"as of {AS_OF}, lookback 14d; median of {args.repeat} runs", file=sys.stderr)
+          f"as of {AS_OF}, lookback 14d; median of {args.repeat} runs after {args.warmup} warm-up", file=sys.stderr)
     table = []
     for scale in args.scales:
         devices, days = SCALES[scale]
@@ -90,6 +92,8 @@ def main():
             del runs["duckdb literal"]
         results = {}
         for name, (cmd, out) in runs.items():
+            for _ in range(args.warmup):
+                timed(cmd, str(out))
             samples = [timed(cmd, str(out)) for _ in range(args.repeat)]
             results[name] = (statistics.median(s[0] for s in samples), max(s[1] for s in samples))
             print(f"{scale} {name}: {results[name][0]:.2f} s, {results[name][1]:.0f} MiB", file=sys.stderr)

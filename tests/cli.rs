@@ -798,7 +798,7 @@ fn memory_limit_spill_dir_and_explain_keep_the_answer() {
 
     let spill = tempfile::tempdir().unwrap();
     let output = detect(&sample)
-        .args(["--format", "ndjson", "--memory-limit", "8MiB", "--explain"])
+        .args(["--format", "ndjson", "--memory-limit", "64MiB", "--explain"])
         .arg("--spill-dir")
         .arg(spill.path())
         .assert()

@@ -1283,9 +1283,9 @@ fn spilled_get_services_gives_identical_output() {
 #[test]
 fn memory_limit_below_get_services_spills_and_completes() {
     let mut process = Vec::new();
-    // 3,000 launches of common services with 2 KB command lines: GetServices holds > 6 MB.
+    // 12,000 launches of common services with 2 KB command lines: GetServices holds > 24 MB.
     let long_tail = "x".repeat(2_000);
-    for i in 0..3_000 {
+    for i in 0..12_000 {
         let service = format!("common{}.exe", i % 5);
         process.push(
             Row::launch("ws1.corp", &service, &format!("child{}.exe", i % 7)).with(|r| {
@@ -1306,7 +1306,7 @@ fn memory_limit_below_get_services_spills_and_completes() {
     let spill_dir = tempfile::tempdir().unwrap();
     let spill_path = spill_dir.path().to_path_buf();
     let limited = run_plan(lake.path(), Plan::Keyed, &|r| {
-        r.session.memory_limit = Some(4 << 20);
+        r.session.memory_limit = Some(16 << 20);
         r.session.spill_dir = Some(spill_path.clone());
         r.materialize.spill_dir = Some(spill_path.clone());
     });
