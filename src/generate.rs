@@ -28,6 +28,7 @@ use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::arrow::arrow_writer::ArrowWriterOptions;
 use datafusion::parquet::basic::{Compression, ZstdLevel};
 use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
+use datafusion::parquet::schema::types::ColumnPath;
 use serde::Serialize;
 
 use crate::error::{HuntError, Result};
@@ -657,15 +658,27 @@ fn write_table_day(
     let path = dir.join("part-00000.parquet");
     let schema = file_schema(table, world.options.microsecond_times);
     let file = std::fs::File::create(&path).map_err(io)?;
-    let props = WriterProperties::builder()
+    let mut props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(
             ZstdLevel::try_new(1).expect("valid level"),
         ))
         .set_max_row_group_row_count(Some(world.options.row_group_rows))
         // Column-chunk statistics, as most exporters write; page statistics cost a string
         // comparison per value.
-        .set_statistics_enabled(EnabledStatistics::Chunk)
-        .build();
+        .set_statistics_enabled(EnabledStatistics::Chunk);
+    for (col, field) in plan_columns(table, &schema).iter().zip(schema.fields()) {
+        let path = ColumnPath::from(field.name().as_str());
+        // Values unique to (nearly) every row: a dictionary would only fill up and fall back
+        // to plain after hashing every value, as writers that sample cardinality avoid.
+        if col.is_high_cardinality() {
+            props = props.set_column_dictionary_enabled(path.clone(), false);
+        }
+        // Min/max on strings costs a comparison per value; readers prune on times and ids.
+        if field.data_type() == &DataType::Utf8 {
+            props = props.set_column_statistics_enabled(path, EnabledStatistics::None);
+        }
+    }
+    let props = props.build();
     // Plain Parquet types only: readers need no embedded Arrow schema.
     let writer_options = ArrowWriterOptions::new()
         .with_properties(props)
@@ -816,6 +829,24 @@ enum Col {
     ReportId,
     Constant(&'static str),
     False,
+}
+
+impl Col {
+    /// Columns whose values are (nearly) unique per row.
+    fn is_high_cardinality(self) -> bool {
+        matches!(
+            self,
+            Col::EventTime
+                | Col::TargetFolder
+                | Col::TargetSha1
+                | Col::TargetSha256
+                | Col::TargetMd5
+                | Col::TargetSize
+                | Col::ChildPid
+                | Col::LocalPort
+                | Col::ReportId
+        )
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -996,7 +1027,8 @@ fn build_batch(
     let n = events.len();
     let device = |e: &Event| &world.devices[casts[e.device as usize].0 as usize];
     let actor = |e: &Event| &casts[e.device as usize].1[e.actor as usize];
-    let mut index: std::collections::HashMap<(u32, u32, u64), u32> = Default::default();
+    let mut index: hashbrown::HashMap<(u32, u32, u64), u32, foldhash::fast::FixedState> =
+        Default::default();
     let mut pool: Vec<Target> = Vec::new();
     let ids: Vec<u32> = events
         .iter()

@@ -868,3 +868,74 @@ fn sql_dir_overrides_the_built_in_rule() {
         .code(1)
         .stderr(predicates::str::contains("detect.sql (HUNTLAKE_SQL_DIR)"));
 }
+
+/// `huntlake generate`: the same seed writes the same bytes, and every rare service it plants
+/// in the window is detected (its manifest is the ground truth of the benchmarks).
+#[test]
+fn generate_is_deterministic_and_its_planted_services_are_detected() {
+    let generate = |out: &Path| {
+        Command::cargo_bin("huntlake")
+            .unwrap()
+            .args(["generate", "--devices", "3", "--days", "3", "--seed", "7"])
+            .args(["--as-of", "2026-11-19T00:00:00Z", "--rare-rate", "1"])
+            .args(["--process-per-day", "200", "--network-per-day", "100"])
+            .args(["--file-per-day", "100", "--image-per-day", "100"])
+            .arg("--out")
+            .arg(out)
+            .assert()
+            .success();
+    };
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    generate(a.path());
+    generate(b.path());
+    let files = |root: &Path| {
+        let mut files: Vec<_> = walk(root)
+            .into_iter()
+            .map(|p| {
+                (
+                    p.strip_prefix(root).unwrap().to_path_buf(),
+                    std::fs::read(&p).unwrap(),
+                )
+            })
+            .collect();
+        files.sort();
+        files
+    };
+    let (first, second) = (files(a.path()), files(b.path()));
+    assert!(
+        first
+            .iter()
+            .filter(|(p, _)| p.extension().is_some_and(|e| e == "parquet"))
+            .count()
+            >= 12
+    );
+    assert!(first == second, "two runs with the same seed differ");
+
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(a.path().join("manifest.json")).unwrap()).unwrap();
+    let planted = manifest["planted"].as_array().unwrap();
+    assert!(!planted.is_empty());
+    // detect() runs as of 12:00 that day: all three days are in the window.
+    let rows = ndjson_rows(&stdout_of(detect(a.path()).args(["--format", "ndjson"])));
+    for p in planted {
+        assert!(
+            rows.iter().any(|r| r["DeviceName"] == p["device_name"]
+                && r["ServiceProcess"] == p["service_process"]
+                && r["ServiceProcessID"] == p["service_process_id"]),
+            "planted service not detected: {p}"
+        );
+    }
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
