@@ -832,15 +832,12 @@ enum Col {
 }
 
 impl Col {
-    /// Columns whose values are (nearly) unique per row.
+    /// Columns whose values are (nearly) unique per row. (Targets repeat: a file is written
+    /// and a DLL loaded many times, so their names and hashes keep a dictionary.)
     fn is_high_cardinality(self) -> bool {
         matches!(
             self,
             Col::EventTime
-                | Col::TargetFolder
-                | Col::TargetSha1
-                | Col::TargetSha256
-                | Col::TargetMd5
                 | Col::TargetSize
                 | Col::ChildPid
                 | Col::LocalPort
