@@ -837,11 +837,7 @@ impl Col {
     fn is_high_cardinality(self) -> bool {
         matches!(
             self,
-            Col::EventTime
-                | Col::TargetSize
-                | Col::ChildPid
-                | Col::LocalPort
-                | Col::ReportId
+            Col::EventTime | Col::TargetSize | Col::ChildPid | Col::LocalPort | Col::ReportId
         )
     }
 }

@@ -1265,17 +1265,21 @@ fn spilled_get_services_gives_identical_output() {
         spilled.summary
     );
     assert_eq!(spilled.lines, in_memory.lines);
-    let left: Vec<_> = std::fs::read_dir(spill_dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    assert!(left.is_empty(), "spill files left behind: {left:?}");
+    assert_no_spill_files_left(spill_dir.path());
 
     // The keyed plan alone, spilled, against the literal plan in memory.
     let keyed_spilled = run_plan(lake.path(), Plan::Keyed, &|r| {
         r.materialize.memory_budget = 1
     });
     assert_eq!(keyed_spilled.lines, in_memory.lines);
+}
+
+fn assert_no_spill_files_left(dir: &std::path::Path) {
+    let left: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(left.is_empty(), "spill files left behind: {left:?}");
 }
 
 /// `--memory-limit` below the size of GetServices: the step goes to disk through the session's
@@ -1315,11 +1319,7 @@ fn memory_limit_below_get_services_spills_and_completes() {
         "GetServices is larger than the whole limit"
     );
     assert_eq!(limited.lines, unlimited.lines);
-    let left: Vec<_> = std::fs::read_dir(spill_dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    assert!(left.is_empty(), "spill files left behind: {left:?}");
+    assert_no_spill_files_left(spill_dir.path());
 }
 
 /// The spill folder is a user's choice (`--spill-dir`, or TMPDIR): names with glob or URL

@@ -378,24 +378,28 @@ mod tests {
         assert!(!equals_any_ascii_ci("ſvchost.exe", &list));
     }
 
-    /// Per-row needles and bound lists go through the value-by-value path, in row order.
-    #[tokio::test]
-    async fn per_row_needles_and_lists_keep_row_order() {
+    /// The rows of `sql`'s result, as the pretty printer draws them.
+    async fn table_rows(sql: &str) -> Vec<String> {
         let ctx = datafusion::prelude::SessionContext::new();
         crate::functions::register_all(&ctx);
-        let sql = "SELECT contains_ci(a, b) AS c, in_ci(a, make_array('x', 'Q')) AS i \
-                   FROM (VALUES ('xAbC', 'abc'), (NULL, 'a'), ('q', 'q'), ('', ''), ('x', 'y')) t(a, b)";
         let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
-        let text = datafusion::arrow::util::pretty::pretty_format_batches(&batches)
+        datafusion::arrow::util::pretty::pretty_format_batches(&batches)
             .unwrap()
-            .to_string();
-        let rows: Vec<&str> = text
+            .to_string()
             .lines()
             .skip(3)
             .filter(|l| l.starts_with('|'))
-            .collect();
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// Per-row needles and bound lists go through the value-by-value path, in row order.
+    #[tokio::test]
+    async fn per_row_needles_and_lists_keep_row_order() {
+        let sql = "SELECT contains_ci(a, b) AS c, in_ci(a, make_array('x', 'Q')) AS i \
+                   FROM (VALUES ('xAbC', 'abc'), (NULL, 'a'), ('q', 'q'), ('', ''), ('x', 'y')) t(a, b)";
         assert_eq!(
-            rows,
+            table_rows(sql).await,
             [
                 "| true  | false |",
                 "| false | false |",
@@ -410,24 +414,13 @@ mod tests {
     /// holds `""`. A bound list is read once per thread and reused across batches.
     #[tokio::test]
     async fn in_exact_is_case_sensitive_and_reads_null_as_empty() {
-        let ctx = datafusion::prelude::SessionContext::new();
-        crate::functions::register_all(&ctx);
         let sql = "SELECT in_exact(a, make_array('Rare.exe', '')) AS e, \
                           in_exact(a, 'rare.exe') AS one, \
                           in_ci(coalesce(a, ''), make_array('RARE.EXE')) AS ci \
                    FROM (VALUES ('Rare.exe'), ('rare.exe'), (NULL), ('Rare.exe ')) t(a)";
         for _ in 0..2 {
-            let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
-            let text = datafusion::arrow::util::pretty::pretty_format_batches(&batches)
-                .unwrap()
-                .to_string();
-            let rows: Vec<&str> = text
-                .lines()
-                .skip(3)
-                .filter(|l| l.starts_with('|'))
-                .collect();
             assert_eq!(
-                rows,
+                table_rows(sql).await,
                 [
                     "| true  | false | true  |",
                     "| false | true  | true  |",
