@@ -19,7 +19,9 @@ use std::sync::Arc;
 use datafusion::common::Result;
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode};
-use datafusion::datasource::physical_plan::{FileScanConfig, FileScanConfigBuilder, ParquetSource};
+use datafusion::datasource::physical_plan::{
+    FileScanConfig, FileScanConfigBuilder, FileSource, ParquetSource,
+};
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::physical_expr::expressions::{Column, InListExpr, Literal};
 use datafusion::physical_expr::{PhysicalExpr, ScalarFunctionExpr, conjunction, split_conjunction};
@@ -61,12 +63,8 @@ fn reordered_scan(node: &dyn ExecutionPlan) -> Option<Arc<dyn ExecutionPlan>> {
     let exec = node.downcast_ref::<DataSourceExec>()?;
     let config = exec.data_source().downcast_ref::<FileScanConfig>()?;
     let parquet = config.file_source().downcast_ref::<ParquetSource>()?;
-    #[expect(
-        deprecated,
-        reason = "filter() returns the same predicate, boxed differently"
-    )]
-    let predicate = parquet.predicate()?;
-    let conjuncts = split_conjunction(predicate);
+    let predicate = parquet.filter()?;
+    let conjuncts = split_conjunction(&predicate);
     let (mut first, rest): (Vec<_>, Vec<_>) = conjuncts
         .iter()
         .map(|c| Arc::clone(*c))

@@ -811,6 +811,14 @@ fn memory_limit_spill_dir_and_explain_keep_the_answer() {
         assert!(stderr.contains(step), "no {step} plan in:\n{stderr}");
     }
     assert!(stderr.contains("DataSourceExec") && stderr.contains("output_rows="));
+    // The three right-side scans test the rare names before anything else (src/scan_order.rs).
+    assert_eq!(
+        stderr
+            .matches("predicate=in_exact(InitiatingProcessFileName@")
+            .count(),
+        3,
+        "{stderr}"
+    );
     assert!(
         !stderr.contains(" files  "),
         "a progress bar was drawn into a pipe"
