@@ -5,7 +5,7 @@ pub mod materialize;
 
 use datafusion::arrow::array::{ArrayRef, ListArray, StringArray};
 use datafusion::arrow::buffer::OffsetBuffer;
-use datafusion::arrow::datatypes::{DataType, Field, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::{ParamValues, ScalarValue};
 use datafusion::physical_plan::display::DisplayableExecutionPlan;
@@ -277,6 +277,37 @@ async fn rare_service_names(ctx: &SessionContext) -> Result<ScalarValue> {
     Ok(string_list(&names))
 }
 
+fn plain_schema(schema: &SchemaRef) -> SchemaRef {
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|f| match f.data_type() {
+            DataType::Dictionary(_, value) if **value == DataType::Utf8 => {
+                f.as_ref().clone().with_data_type(DataType::Utf8View)
+            }
+            _ => f.as_ref().clone(),
+        })
+        .collect();
+    Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
+}
+
+fn plain_strings(batch: &RecordBatch) -> datafusion::common::Result<RecordBatch> {
+    let schema = plain_schema(&batch.schema());
+    let columns = batch
+        .columns()
+        .iter()
+        .zip(schema.fields())
+        .map(|(c, f)| {
+            if c.data_type() == f.data_type() {
+                Ok(Arc::clone(c))
+            } else {
+                datafusion::arrow::compute::cast(c, f.data_type())
+            }
+        })
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    Ok(RecordBatch::try_new(schema, columns)?)
+}
+
 /// A step's name and time, and its plan with the run's metrics.
 fn step_report(step: &str, took: Duration, plan: &Arc<dyn ExecutionPlan>) -> (String, String) {
     (
@@ -305,5 +336,12 @@ async fn collect_with_schema(
     if batches.is_empty() {
         batches.push(RecordBatch::new_empty(schema));
     }
+    // Columns that come from a materialized step are dictionaries: give them back as the
+    // lake's string views, so that both plans output the same types.
+    let batches = batches
+        .iter()
+        .map(plain_strings)
+        .collect::<datafusion::common::Result<Vec<_>>>()
+        .context(what)?;
     Ok((batches, plan))
 }
