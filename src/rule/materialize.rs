@@ -166,7 +166,7 @@ fn dictionary_schema(schema: &Schema) -> SchemaRef {
 }
 
 /// `batch` with its columns cast to `schema`'s types.
-fn cast_to_schema(
+pub(crate) fn cast_to_schema(
     batch: &RecordBatch,
     schema: &SchemaRef,
 ) -> datafusion::common::Result<RecordBatch> {

@@ -292,20 +292,7 @@ fn plain_schema(schema: &SchemaRef) -> SchemaRef {
 }
 
 fn plain_strings(batch: &RecordBatch) -> datafusion::common::Result<RecordBatch> {
-    let schema = plain_schema(&batch.schema());
-    let columns = batch
-        .columns()
-        .iter()
-        .zip(schema.fields())
-        .map(|(c, f)| {
-            if c.data_type() == f.data_type() {
-                Ok(Arc::clone(c))
-            } else {
-                datafusion::arrow::compute::cast(c, f.data_type())
-            }
-        })
-        .collect::<std::result::Result<Vec<_>, _>>()?;
-    Ok(RecordBatch::try_new(schema, columns)?)
+    materialize::cast_to_schema(batch, &plain_schema(&batch.schema()))
 }
 
 /// A step's name and time, and its plan with the run's metrics.
