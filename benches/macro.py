@@ -56,6 +56,8 @@ def main():
     parser.add_argument("--repeat", type=int, default=3, help="runs per engine; the median is reported")
     parser.add_argument("--warmup", type=int, default=1,
                         help="untimed runs per engine first, so every engine starts with the lake in the page cache")
+    parser.add_argument("--engines", default="huntlake,duckdb best SQL,duckdb literal,duckdb floor",
+                        help="comma-separated engines to run (e.g. huntlake alone, for a by-hand L rerun)")
     parser.add_argument("--regenerate", action="store_true")
     args = parser.parse_args()
 
@@ -88,8 +90,10 @@ def main():
             "duckdb floor": (duckdb_run + ["--query", "floor", "--lake", str(lake), "--since", SINCE,
                                            "--threads", str(args.threads)], lake / "duckdb-floor.txt"),
         }
+        wanted = set(args.engines.split(","))
         if scale == "L":
-            del runs["duckdb literal"]
+            wanted.discard("duckdb literal")
+        runs = {name: run for name, run in runs.items() if name in wanted}
         results = {}
         for name, (cmd, out) in runs.items():
             for _ in range(args.warmup):
@@ -102,10 +106,10 @@ def main():
         in_window = [p for p in manifest["planted"] if p["service_process_creation_time"] > SINCE.replace("Z", "")]
         found = {(json.loads(l)["DeviceName"], json.loads(l)["ServiceProcess"], json.loads(l)["ServiceProcessID"]) for l in ours}
         missing = [p for p in in_window if (p["device_name"], p["service_process"], p["service_process_id"]) not in found]
-        best = results["duckdb best SQL"][0]
-        floor = results["duckdb floor"][0]
+        best = results.get("duckdb best SQL", (None,))[0]
+        floor = results.get("duckdb floor", (None,))[0]
         for name, (seconds, rss) in results.items():
-            table.append((scale, rows, name, seconds, rss, seconds / best, seconds / floor,
+            table.append((scale, rows, name, seconds, rss, best and seconds / best, floor and seconds / floor,
                           "" if name not in same else ("identical" if same[name] else "DIFFERENT")))
         table.append((scale, rows, "detections", len(ours), 0, 0, 0,
                       f"{len(in_window) - len(missing)}/{len(in_window)} planted in window found"))
@@ -116,7 +120,8 @@ def main():
         if name == "detections":
             print(f"| {scale} | {rows:,} | {seconds} detections | | | | | {same} |")
         else:
-            print(f"| {scale} | {rows:,} | {name} | {seconds:.2f} | {rss:.0f} | {ratio:.2f} | {floor_ratio:.2f} | {same} |")
+            ratios = " | ".join(f"{r:.2f}" if r else "" for r in (ratio, floor_ratio))
+            print(f"| {scale} | {rows:,} | {name} | {seconds:.2f} | {rss:.0f} | {ratios} | {same} |")
 
 
 if __name__ == "__main__":

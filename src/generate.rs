@@ -658,6 +658,7 @@ fn write_table_day(
     let path = dir.join("part-00000.parquet");
     let schema = file_schema(table, world.options.microsecond_times);
     let file = std::fs::File::create(&path).map_err(io)?;
+    let columns = plan_columns(table, &schema);
     let mut props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(
             ZstdLevel::try_new(1).expect("valid level"),
@@ -666,7 +667,7 @@ fn write_table_day(
         // Column-chunk statistics, as most exporters write; page statistics cost a string
         // comparison per value.
         .set_statistics_enabled(EnabledStatistics::Chunk);
-    for (col, field) in plan_columns(table, &schema).iter().zip(schema.fields()) {
+    for (col, field) in columns.iter().zip(schema.fields()) {
         let path = ColumnPath::from(field.name().as_str());
         // Values unique to (nearly) every row: a dictionary would only fill up and fall back
         // to plain after hashing every value, as writers that sample cardinality avoid.
@@ -689,7 +690,6 @@ fn write_table_day(
     };
     let mut writer = ArrowWriter::try_new_with_options(file, Arc::clone(&schema), writer_options)
         .map_err(parquet_err)?;
-    let columns = plan_columns(table, &schema);
     let mut rows = 0u64;
     let batch_rows = 65_536;
     let mut events: Vec<Event> = Vec::new();

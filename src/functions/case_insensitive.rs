@@ -56,13 +56,6 @@ pub fn contains_ascii_ci(haystack: &[u8], needle_lower: &[u8]) -> bool {
     false
 }
 
-/// Kusto `in~` for one value: equal, ignoring ASCII case, to one of `candidates`.
-pub fn equals_any_ascii_ci(value: &str, candidates: &[String]) -> bool {
-    candidates
-        .iter()
-        .any(|c| c.len() == value.len() && c.as_bytes().eq_ignore_ascii_case(value.as_bytes()))
-}
-
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct ContainsCi {
     signature: Signature,
@@ -371,11 +364,13 @@ mod tests {
 
     #[test]
     fn in_ci_is_whole_string() {
-        let list = vec!["svchost.exe".to_string()];
-        assert!(equals_any_ascii_ci("SvcHost.EXE", &list));
-        assert!(!equals_any_ascii_ci("svchost.exe ", &list));
-        assert!(!equals_any_ascii_ci("", &list));
-        assert!(!equals_any_ascii_ci("ſvchost.exe", &list));
+        let list = [ColumnarValue::Scalar(ScalarValue::from("svchost.exe"))];
+        let set = build_candidate_set("in_ci", Folding::AsciiCaseInsensitive, &list).unwrap();
+        let in_ci = |v: &str| set.contains(Folding::AsciiCaseInsensitive.key(v).as_ref());
+        assert!(in_ci("SvcHost.EXE"));
+        assert!(!in_ci("svchost.exe "));
+        assert!(!in_ci(""));
+        assert!(!in_ci("ſvchost.exe"));
     }
 
     /// The rows of `sql`'s result, as the pretty printer draws them.

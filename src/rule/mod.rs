@@ -101,6 +101,7 @@ impl RuleParams {
         ParamValues::from(self.binding_list())
     }
 
+    /// [`Self::bindings`] as a list, to which a step can add its own.
     fn binding_list(&self) -> Vec<(&'static str, ScalarValue)> {
         let allowlist: Vec<&str> = self.allowlist.iter().map(String::as_str).collect();
         let unmatched: &[&str] = if self.keep_empty_in_sets { &[""] } else { &[] };
@@ -166,27 +167,20 @@ pub async fn run(
     options: &MaterializeOptions,
     progress: &ScanProgress,
 ) -> Result<RuleRun> {
-    let bound = |file: &'static str, what: &'static str| async move {
-        ctx.sql(&rule_sql(file)?)
-            .await
-            .and_then(|df| df.with_param_values(params.bindings()))
-            .context(what)
-    };
     match plan {
         Plan::Keyed => {
             let started = Instant::now();
-            let services = bound(
-                "get_services.sql",
-                "planning GetServices (sql/get_services.sql)",
-            )
-            .await?;
+            let services =
+                plan_sql(ctx, "get_services.sql", GET_SERVICES_SQL, params.bindings()).await?;
             let materialized =
                 materialize::materialize(ctx, services, GET_SERVICES_TABLE, options, progress)
                     .await?;
             let services_done = started.elapsed();
-            let rare = bound(
+            let rare = plan_sql(
+                ctx,
                 "rare_services.sql",
-                "planning RareServices (sql/rare_services.sql)",
+                RARE_SERVICES_SQL,
+                params.bindings(),
             )
             .await?;
             let rare =
@@ -194,11 +188,8 @@ pub async fn run(
             let rare_done = started.elapsed();
             let mut bindings = params.binding_list();
             bindings.push(("rare_services", rare_service_names(ctx).await?));
-            let detect = ctx
-                .sql(&rule_sql("detect.sql")?)
-                .await
-                .and_then(|df| df.with_param_values(ParamValues::from(bindings)))
-                .context("planning the detection (sql/detect.sql)")?;
+            let detect =
+                plan_sql(ctx, "detect.sql", DETECT_SQL, ParamValues::from(bindings)).await?;
             let (batches, detect_plan) =
                 collect_with_schema(detect, "running the detection", "detection", progress).await?;
             let plans = vec![
@@ -215,11 +206,7 @@ pub async fn run(
         }
         Plan::Literal => {
             let started = Instant::now();
-            let literal = bound(
-                "literal.sql",
-                "planning the literal translation (sql/literal.sql)",
-            )
-            .await?;
+            let literal = plan_sql(ctx, "literal.sql", LITERAL_SQL, params.bindings()).await?;
             let (batches, plan) = collect_with_schema(
                 literal,
                 "running the literal translation",
@@ -237,26 +224,31 @@ pub async fn run(
     }
 }
 
-/// The SQL of one of the rule's steps: the text built into the binary, or, when
-/// `HUNTLAKE_SQL_DIR` is set, the file of the same name in that folder, so that a change to
-/// the rule can be tried without a rebuild.
-fn rule_sql(file: &'static str) -> Result<std::borrow::Cow<'static, str>> {
-    let embedded = match file {
-        "get_services.sql" => GET_SERVICES_SQL,
-        "rare_services.sql" => RARE_SERVICES_SQL,
-        "detect.sql" => DETECT_SQL,
-        _ => LITERAL_SQL,
+/// Plans one of the rule's SQL files with its parameters bound. The text is the one built
+/// into the binary (`embedded`) or, when `HUNTLAKE_SQL_DIR` is set, the file of the same name
+/// in that folder, so that a change to the rule can be tried without a rebuild.
+async fn plan_sql(
+    ctx: &SessionContext,
+    file: &str,
+    embedded: &'static str,
+    bindings: ParamValues,
+) -> Result<DataFrame> {
+    let sql: std::borrow::Cow<'static, str> = match std::env::var_os("HUNTLAKE_SQL_DIR") {
+        None => embedded.into(),
+        Some(dir) => {
+            let path = std::path::Path::new(&dir).join(file);
+            std::fs::read_to_string(&path)
+                .map_err(|source| crate::error::HuntError::Io {
+                    context: format!("reading {} (HUNTLAKE_SQL_DIR)", path.display()),
+                    source,
+                })?
+                .into()
+        }
     };
-    let Some(dir) = std::env::var_os("HUNTLAKE_SQL_DIR") else {
-        return Ok(embedded.into());
-    };
-    let path = std::path::Path::new(&dir).join(file);
-    std::fs::read_to_string(&path)
-        .map(Into::into)
-        .map_err(|source| crate::error::HuntError::Io {
-            context: format!("reading {} (HUNTLAKE_SQL_DIR)", path.display()),
-            source,
-        })
+    ctx.sql(&sql)
+        .await
+        .and_then(|df| df.with_param_values(bindings))
+        .context(format!("planning sql/{file}"))
 }
 
 /// The distinct service names of the registered RareServices, as a bound list.
