@@ -4,6 +4,8 @@
 //! lake (files → raw tables → Kusto views) → rule (GetServices materialized → rare services →
 //! sets per instance → keyed left joins) → output.
 
+pub mod args;
+pub mod catalog;
 pub mod detect;
 pub mod error;
 pub mod functions;
@@ -15,6 +17,7 @@ pub mod rule;
 pub mod sample;
 pub mod scan_order;
 pub mod session;
+pub mod shell;
 pub mod time;
 
 pub use error::{HuntError, Result};

@@ -83,5 +83,6 @@ pub fn new_session(options: &SessionOptions) -> Result<SessionContext> {
         .build();
     let ctx = SessionContext::new_with_state(state);
     functions::register_all(&ctx);
+    crate::catalog::install(&ctx);
     Ok(ctx)
 }

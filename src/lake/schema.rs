@@ -154,6 +154,20 @@ impl KustoType {
         }
     }
 
+    /// Kusto's name for the type (`string`, `long`, `datetime`, ...).
+    pub fn kusto_name(self) -> &'static str {
+        match self {
+            KustoType::String => "string",
+            KustoType::Dynamic => "dynamic",
+            KustoType::Guid => "guid",
+            KustoType::Long => "long",
+            KustoType::Int => "int",
+            KustoType::Datetime => "datetime",
+            KustoType::Bool => "bool",
+            KustoType::Real => "real",
+        }
+    }
+
     pub fn describe(self) -> &'static str {
         match self {
             KustoType::String => "a string (Kusto string)",

@@ -63,48 +63,12 @@ pub fn write_results(batches: &[RecordBatch], format: Format, output: Option<&Pa
 fn write_to(batches: &[RecordBatch], format: Format, out: &mut dyn Write) -> Result<()> {
     let io = |e| io_error("results", e);
     match format {
-        Format::Ndjson => {
+        Format::Ndjson | Format::Json | Format::Csv => {
+            let mut rows = RowWriter::new(format, out);
             for batch in batches {
-                for row in 0..batch.num_rows() {
-                    writeln!(out, "{}", json_object(batch, row)).map_err(io)?;
-                }
+                rows.write(batch)?;
             }
-        }
-        Format::Json => {
-            let mut first = true;
-            write!(out, "[").map_err(io)?;
-            for batch in batches {
-                for row in 0..batch.num_rows() {
-                    let sep = if first { "\n  " } else { ",\n  " };
-                    first = false;
-                    write!(out, "{sep}{}", json_object(batch, row)).map_err(io)?;
-                }
-            }
-            writeln!(out, "{}]", if first { "" } else { "\n" }).map_err(io)?;
-        }
-        Format::Csv => {
-            let mut writer = csv::Writer::from_writer(out);
-            let csv_err = |e: csv::Error| io_error("CSV output", std::io::Error::other(e));
-            if let Some(first) = batches.first() {
-                let names = first
-                    .schema()
-                    .fields()
-                    .iter()
-                    .map(|f| f.name().clone())
-                    .collect::<Vec<_>>();
-                writer.write_record(&names).map_err(csv_err)?;
-            }
-            for batch in batches {
-                for row in 0..batch.num_rows() {
-                    let record = batch
-                        .columns()
-                        .iter()
-                        .map(|c| cells::text_value(c, row))
-                        .collect::<Vec<_>>();
-                    writer.write_record(&record).map_err(csv_err)?;
-                }
-            }
-            writer.flush().map_err(io)?;
+            rows.finish()?;
         }
         Format::Table => {
             writeln!(out, "{}", render_table(batches)).map_err(io)?;
@@ -130,6 +94,83 @@ fn write_to(batches: &[RecordBatch], format: Format, out: &mut dyn Write) -> Res
         }
     }
     Ok(())
+}
+
+/// Writes rows as they come, batch by batch, in a text format for tools (CSV, JSON, NDJSON):
+/// what the shell streams and what `detect` writes.
+pub struct RowWriter<'a> {
+    format: Format,
+    out: &'a mut dyn Write,
+    rows: usize,
+    header_written: bool,
+}
+
+impl<'a> RowWriter<'a> {
+    /// `format` must be CSV, JSON or NDJSON.
+    pub fn new(format: Format, out: &'a mut dyn Write) -> Self {
+        RowWriter {
+            format,
+            out,
+            rows: 0,
+            header_written: false,
+        }
+    }
+
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        let io = |e| io_error("results", e);
+        match self.format {
+            Format::Ndjson => {
+                for row in 0..batch.num_rows() {
+                    writeln!(self.out, "{}", json_object(batch, row)).map_err(io)?;
+                }
+            }
+            Format::Json => {
+                for row in 0..batch.num_rows() {
+                    let sep = if self.rows + row == 0 { "[\n  " } else { ",\n  " };
+                    write!(self.out, "{sep}{}", json_object(batch, row)).map_err(io)?;
+                }
+            }
+            Format::Csv => {
+                let csv_err = |e: csv::Error| io_error("CSV output", std::io::Error::other(e));
+                let mut writer = csv::WriterBuilder::new()
+                    .has_headers(false)
+                    .from_writer(&mut *self.out);
+                if !self.header_written {
+                    let names = batch.schema().fields().iter().map(|f| f.name().clone()).collect::<Vec<_>>();
+                    writer.write_record(&names).map_err(csv_err)?;
+                    self.header_written = true;
+                }
+                for row in 0..batch.num_rows() {
+                    let record = batch
+                        .columns()
+                        .iter()
+                        .map(|c| cells::text_value(c, row))
+                        .collect::<Vec<_>>();
+                    writer.write_record(&record).map_err(csv_err)?;
+                }
+                writer.flush().map_err(io)?;
+            }
+            Format::Table | Format::Parquet => {
+                return Err(HuntError::usage(format!(
+                    "{:?} output cannot be streamed row by row",
+                    self.format
+                )));
+            }
+        }
+        self.rows += batch.num_rows();
+        Ok(())
+    }
+
+    /// Ends the output (closes a JSON array) and returns the number of rows written.
+    pub fn finish(self) -> Result<usize> {
+        let io = |e| io_error("results", e);
+        if self.format == Format::Json {
+            let end = if self.rows == 0 { "[]" } else { "\n]" };
+            writeln!(self.out, "{end}").map_err(io)?;
+        }
+        self.out.flush().map_err(io)?;
+        Ok(self.rows)
+    }
 }
 
 /// One row as a JSON object, keys in column order.

@@ -10,6 +10,7 @@ use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::ipc::writer::FileWriter;
 use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::catalog::TableProvider;
 use datafusion::common::TableReference;
 use datafusion::datasource::MemTable;
 use datafusion::datasource::file_format::arrow::ArrowFormat;
@@ -28,6 +29,9 @@ pub struct MaterializeOptions {
     pub memory_budget: usize,
     /// Where spill files go (default: the system's temporary folder).
     pub spill_dir: Option<PathBuf>,
+    /// Hold strings in memory as dictionaries (smaller; the table's schema then depends on
+    /// whether it spilled). Off, the table keeps the query's own types.
+    pub dictionary_strings: bool,
 }
 
 impl Default for MaterializeOptions {
@@ -35,6 +39,7 @@ impl Default for MaterializeOptions {
         MaterializeOptions {
             memory_budget: 1 << 30,
             spill_dir: None,
+            dictionary_strings: true,
         }
     }
 }
@@ -60,11 +65,32 @@ pub async fn materialize(
     options: &MaterializeOptions,
     progress: &ScanProgress,
 ) -> Result<Materialized> {
+    let (table, materialized) = materialize_table(ctx, df, name, options, progress).await?;
+    let table_ref = TableReference::bare(name);
+    let _ = ctx.deregister_table(table_ref.clone());
+    ctx.register_table(table_ref, table)
+        .context(format!("materializing {name}"))?;
+    Ok(materialized)
+}
+
+/// Runs `df` once and returns its rows as a table: in memory, or over spill files that live
+/// as long as the returned [`Materialized`].
+pub async fn materialize_table(
+    ctx: &SessionContext,
+    df: DataFrame,
+    name: &'static str,
+    options: &MaterializeOptions,
+    progress: &ScanProgress,
+) -> Result<(Arc<dyn TableProvider>, Materialized)> {
     let what = format!("materializing {name}");
     // In memory, strings are kept as dictionaries; spill files (Arrow IPC, one dictionary per
     // column for the whole file) keep the plain types.
     let plain: SchemaRef = Arc::new(df.schema().as_arrow().clone());
-    let schema = dictionary_schema(&plain);
+    let schema = if options.dictionary_strings {
+        dictionary_schema(&plain)
+    } else {
+        Arc::clone(&plain)
+    };
     let task = Arc::new(df.task_ctx());
     let plan = df.create_physical_plan().await.context(what.clone())?;
     progress.start(name, &plan);
@@ -104,22 +130,19 @@ pub async fn materialize(
     }
 
     progress.finish();
-    let table_ref = TableReference::bare(name);
-    let _ = ctx.deregister_table(table_ref.clone());
     match spill {
         None => {
             let partitions = split_partitions(kept, ctx.copied_config().target_partitions());
-            let table = MemTable::try_new(schema, partitions).context(what.clone())?;
-            ctx.register_table(table_ref, Arc::new(table))
-                .context(what)?;
-            Ok(Materialized {
+            let table = MemTable::try_new(schema, partitions).context(what)?;
+            let materialized = Materialized {
                 rows,
                 bytes,
                 spilled: false,
                 plan,
                 _spill: None,
                 _reservation: Some(reservation),
-            })
+            };
+            Ok((Arc::new(table), materialized))
         }
         Some(spill) => {
             let dir = spill.finish()?;
@@ -129,17 +152,16 @@ pub async fn materialize(
             let config = ListingTableConfig::new(url)
                 .with_listing_options(listing)
                 .with_schema(Arc::clone(&plain));
-            let table = ListingTable::try_new(config).context(what.clone())?;
-            ctx.register_table(table_ref, Arc::new(table))
-                .context(what)?;
-            Ok(Materialized {
+            let table = ListingTable::try_new(config).context(what)?;
+            let materialized = Materialized {
                 rows,
                 bytes,
                 spilled: true,
                 plan,
                 _spill: Some(dir),
                 _reservation: None,
-            })
+            };
+            Ok((Arc::new(table), materialized))
         }
     }
 }

@@ -227,7 +227,7 @@ pub async fn run(
 /// Plans one of the rule's SQL files with its parameters bound. The text is the one built
 /// into the binary (`embedded`) or, when `HUNTLAKE_SQL_DIR` is set, the file of the same name
 /// in that folder, so that a change to the rule can be tried without a rebuild.
-async fn plan_sql(
+pub async fn plan_sql(
     ctx: &SessionContext,
     file: &str,
     embedded: &'static str,

@@ -1,0 +1,314 @@
+//! `huntlake sql`: SQL over the lake, typed into an interactive shell or given with `-c`, `-f`
+//! or on standard input. The four Defender tables are registered under their own names (as
+//! Kusto views; `raw.<Table>` holds the files as they are), with the rule's steps and the
+//! KQL-compatible functions beside them.
+
+mod completion;
+pub mod display;
+mod meta;
+mod repl;
+pub mod statements;
+pub mod steps;
+
+use std::fs::File;
+use std::io::{BufRead, BufWriter, IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use clap::Args;
+use datafusion::prelude::SessionContext;
+
+use crate::args::{parse_datetime, parse_size};
+use crate::detect;
+use crate::error::{HuntError, QueryContext, Result};
+use crate::lake::{Lake, LakeOptions};
+use crate::output::Format;
+use crate::rule::{MaterializeOptions, RuleParams};
+use crate::session::{SessionOptions, new_session};
+use crate::time::{format_rfc3339, now_nanos};
+pub use statements::{Command, StatementBuffer};
+pub use steps::RuleStep;
+
+#[derive(Args, Debug, Clone)]
+pub struct SqlArgs {
+    /// The lake root (as for detect). Default: the sample lake embedded in data/.
+    #[arg(long, value_name = "PATH")]
+    pub lake: Option<PathBuf>,
+
+    /// The shell's now(), RFC 3339: ago() counts back from it, and the rule's steps
+    /// (GetServices, RareServices) use it. Default: the lake's reference time if it has one,
+    /// else now.
+    #[arg(long, value_name = "RFC3339", value_parser = parse_datetime)]
+    pub as_of: Option<i64>,
+
+    /// Run this SQL (or \command) and exit. Repeatable; run before any -f file.
+    #[arg(short = 'c', long = "command", value_name = "SQL")]
+    pub commands: Vec<String>,
+
+    /// Run the statements in FILE and exit. Repeatable.
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+
+    /// How results are printed: table (cut at --max-rows), csv, json or ndjson (every row).
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+
+    /// Rows a table shows (the rest are counted); 0 shows them all.
+    #[arg(long, value_name = "N", default_value_t = 40)]
+    pub max_rows: usize,
+
+    /// Print no row counts or times after results.
+    #[arg(short, long)]
+    pub quiet: bool,
+
+    /// Use this column as the event time of every table (as for detect).
+    #[arg(long, value_name = "NAME")]
+    pub time_column: Option<String>,
+
+    /// Memory queries may use (e.g. 4GiB); past it, sorts and aggregations spill to disk.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub memory_limit: Option<usize>,
+
+    /// Query threads (default: the number of cores).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+}
+
+/// What the caller does after a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    Continue,
+    Quit,
+}
+
+/// The shell's settings that meta commands change.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub format: Format,
+    /// Rows a table shows; None: all.
+    pub max_rows: Option<usize>,
+    pub timing: bool,
+    pub quiet: bool,
+}
+
+/// An open lake and a session over it.
+pub struct Shell {
+    ctx: SessionContext,
+    lake: Lake,
+    lake_path: PathBuf,
+    /// `now()` for ago() and the rule's steps.
+    as_of: i64,
+    session: SessionOptions,
+    steps: Vec<Arc<RuleStep>>,
+    pub settings: Settings,
+    /// `\o FILE`: results go there instead of standard output.
+    output: Option<(PathBuf, BufWriter<File>)>,
+}
+
+impl Shell {
+    /// Opens the lake and registers its tables, the rule's steps and the functions.
+    pub async fn open(args: &SqlArgs) -> Result<Shell> {
+        let session = SessionOptions {
+            target_partitions: args.threads,
+            memory_limit: args.memory_limit,
+            spill_dir: None,
+        };
+        let ctx = new_session(&session)?;
+        let lake_path = args.lake.clone().unwrap_or_else(detect::sample_lake_path);
+        let lake = Lake::open(
+            &lake_path.to_string_lossy(),
+            &LakeOptions {
+                time_column: args.time_column.clone(),
+            },
+        )
+        .await?;
+        for note in &lake.notes {
+            eprintln!("{note}");
+        }
+        lake.register(&ctx).await?;
+        let as_of = args
+            .as_of
+            .or(lake.reference_time)
+            .unwrap_or_else(now_nanos);
+        let mut materialize = MaterializeOptions::default();
+        if let Some(limit) = args.memory_limit {
+            materialize.memory_budget = limit / 4;
+        }
+        let steps = steps::register_steps(&ctx, &RuleParams::new(as_of), &materialize).await?;
+        Ok(Shell {
+            ctx,
+            lake,
+            lake_path,
+            as_of,
+            session,
+            steps,
+            settings: Settings {
+                format: args.format,
+                max_rows: (args.max_rows > 0).then_some(args.max_rows),
+                timing: true,
+                quiet: args.quiet,
+            },
+            output: None,
+        })
+    }
+
+    pub fn context(&self) -> &SessionContext {
+        &self.ctx
+    }
+
+    /// One line about what is open, for the interactive banner.
+    pub fn describe(&self) -> String {
+        let rows: u64 = self.lake.tables.iter().map(|t| t.rows()).sum();
+        let files: usize = self.lake.tables.iter().map(|t| t.files.len()).sum();
+        format!(
+            "lake {} ({} tables, {rows} rows in {files} files), as of {}",
+            self.lake_path.display(),
+            self.lake.tables.len(),
+            format_rfc3339(self.as_of)
+        )
+    }
+
+    /// Runs one command.
+    pub async fn execute(&mut self, command: &Command) -> Result<Flow> {
+        match command {
+            Command::Sql(sql) if is_quit_word(sql) => Ok(Flow::Quit),
+            Command::Sql(sql) => self.run_sql(sql).await.map(|()| Flow::Continue),
+            Command::Meta(line) => self.meta(line).await,
+        }
+    }
+
+    async fn run_sql(&mut self, sql: &str) -> Result<()> {
+        let started = Instant::now();
+        let df = self.ctx.sql(sql).await.context("query")?;
+        let no_columns = df.schema().fields().is_empty();
+        let stream = df.execute_stream().await.context("query")?;
+        if no_columns {
+            // DDL (CREATE VIEW, SET, ...): nothing to print.
+            futures::StreamExt::collect::<Vec<_>>(stream).await;
+            self.note(&display::footer_ok(self.elapsed(started)));
+            return Ok(());
+        }
+        let printed = self.print(stream).await?;
+        let mut footer = display::footer(printed, self.elapsed(started));
+        if let Some((path, _)) = &self.output {
+            footer.push_str(&format!(", written to {}", path.display()));
+        }
+        self.note(&footer);
+        Ok(())
+    }
+
+    /// Prints a result to `\o`'s file or standard output, in the shell's format.
+    async fn print(
+        &mut self,
+        stream: datafusion::execution::SendableRecordBatchStream,
+    ) -> Result<display::Printed> {
+        let (format, max_rows) = (self.settings.format, self.settings.max_rows);
+        match &mut self.output {
+            // A file gets every row.
+            Some((_, file)) => display::print_stream(stream, format, None, file).await,
+            None => {
+                let mut stdout = BufWriter::new(std::io::stdout());
+                display::print_stream(stream, format, max_rows, &mut stdout).await
+            }
+        }
+    }
+
+    fn elapsed(&self, started: Instant) -> Option<std::time::Duration> {
+        self.settings.timing.then(|| started.elapsed())
+    }
+
+    /// A row count or time, on standard error so that results on standard output stay clean.
+    fn note(&self, text: &str) {
+        if !self.settings.quiet {
+            eprintln!("{text}");
+        }
+    }
+
+    /// The names the completion offers: tables, columns and functions.
+    pub async fn completion_words(&self) -> Vec<String> {
+        completion::words(&self.ctx).await
+    }
+}
+
+fn is_quit_word(sql: &str) -> bool {
+    matches!(sql.trim().to_ascii_lowercase().as_str(), "quit" | "exit")
+}
+
+/// `huntlake sql`.
+pub async fn run(args: SqlArgs) -> Result<()> {
+    let mut shell = Shell::open(&args).await?;
+    let scripted = !args.commands.is_empty() || !args.files.is_empty();
+    if scripted {
+        for text in &args.commands {
+            if run_script(&mut shell, text.as_bytes(), "-c").await? == Flow::Quit {
+                return Ok(());
+            }
+        }
+        for path in &args.files {
+            let file = File::open(path).map_err(|source| HuntError::Io {
+                context: format!("reading {}", path.display()),
+                source,
+            })?;
+            let origin = path.display().to_string();
+            if run_script(&mut shell, std::io::BufReader::new(file), &origin).await? == Flow::Quit {
+                return Ok(());
+            }
+        }
+        return Ok(());
+    }
+    if std::io::stdin().is_terminal() {
+        return repl::interactive(&mut shell).await;
+    }
+    run_script(&mut shell, std::io::stdin().lock(), "standard input")
+        .await
+        .map(|_| ())
+}
+
+/// Runs the commands read from `input`, stopping at the first error. Lines are read as they
+/// come, so a long script or an endless pipe is never held whole.
+async fn run_script(shell: &mut Shell, input: impl BufRead, origin: &str) -> Result<Flow> {
+    let mut buffer = StatementBuffer::new();
+    for line in input.lines() {
+        let line = line.map_err(|source| HuntError::Io {
+            context: format!("reading {origin}"),
+            source,
+        })?;
+        for command in buffer.push(&format!("{line}\n")) {
+            if shell.execute(&command).await? == Flow::Quit {
+                return Ok(Flow::Quit);
+            }
+        }
+    }
+    match buffer.finish() {
+        Some(command) => shell.execute(&command).await,
+        None => Ok(Flow::Continue),
+    }
+}
+
+impl Drop for Shell {
+    fn drop(&mut self) {
+        if let Some((_, file)) = &mut self.output {
+            let _ = file.flush();
+        }
+    }
+}
+
+/// The rule steps, for `\d`.
+impl Shell {
+    fn step(&self, name: &str) -> Option<&Arc<RuleStep>> {
+        self.steps.iter().find(|s| s.name().eq_ignore_ascii_case(name))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quit_words() {
+        assert!(is_quit_word(" Quit "));
+        assert!(is_quit_word("exit"));
+        assert!(!is_quit_word("exit 1"));
+    }
+}

@@ -1,0 +1,399 @@
+//! `huntlake sql`, through the binary: `-c`, `-f` and standard input, output formats, meta
+//! commands, the rule's steps as tables, errors and exit codes; and the interactive shell driven
+//! through a pseudo-terminal (history, multi-line input, completion, Ctrl-C, Ctrl-D).
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use huntlake::lake::{DefenderTable, Lake, LakeOptions};
+use predicates::prelude::*;
+use serde_json::Value;
+
+fn sample_lake() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample-lake")
+}
+
+/// `huntlake sql` on the sample lake, quiet, no history file.
+fn sql() -> Command {
+    let mut command = Command::cargo_bin("huntlake").unwrap();
+    command
+        .arg("sql")
+        .arg("--lake")
+        .arg(sample_lake())
+        .env("HUNTLAKE_HISTORY", "");
+    command
+}
+
+/// Row counts from the Parquet footers: an answer that does not go through SQL.
+fn footer_rows(table: DefenderTable) -> u64 {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let lake = runtime
+        .block_on(Lake::open(
+            &sample_lake().to_string_lossy(),
+            &LakeOptions::default(),
+        ))
+        .unwrap();
+    lake.table(table).rows()
+}
+
+fn stdout_of(command: &mut Command) -> String {
+    let output = command.output().unwrap();
+    assert!(
+        output.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+fn ndjson(text: &str) -> Vec<Value> {
+    text.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+#[test]
+fn piped_sql_prints_the_count_as_a_table() {
+    let expected = footer_rows(DefenderTable::DeviceProcessEvents);
+    assert_eq!(expected, 3171);
+    sql()
+        .write_stdin("SELECT count(*) AS n FROM DeviceProcessEvents;\n")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("│ n    │").and(predicate::str::contains("│ 3171 │")))
+        .stderr(predicate::str::contains("1 row in "));
+}
+
+#[test]
+fn table_names_work_as_typed_and_in_any_case() {
+    let out = stdout_of(sql().args([
+        "--format",
+        "ndjson",
+        "-c",
+        "SELECT (SELECT count(*) FROM deviceprocessevents) AS a, \
+                (SELECT count(*) FROM DEVICENETWORKEVENTS) AS b, \
+                (SELECT count(*) FROM raw.devicefileevents) AS c, \
+                (SELECT count(*) FROM DeviceImageLoadEvents) AS d",
+    ]));
+    assert_eq!(
+        ndjson(&out),
+        vec![serde_json::json!({
+            "a": footer_rows(DefenderTable::DeviceProcessEvents),
+            "b": footer_rows(DefenderTable::DeviceNetworkEvents),
+            "c": footer_rows(DefenderTable::DeviceFileEvents),
+            "d": footer_rows(DefenderTable::DeviceImageLoadEvents),
+        })]
+    );
+}
+
+#[test]
+fn commands_files_and_stdin_run_every_statement_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("pivot.sql");
+    std::fs::write(
+        &script,
+        "-- a comment; with a semicolon\n\
+         CREATE VIEW psexec AS SELECT * FROM DeviceProcessEvents\n\
+           WHERE InitiatingProcessFileName = 'PSEXESVC.exe';\n\
+         SELECT FileName, count(*) AS n FROM psexec GROUP BY FileName ORDER BY FileName;\n\
+         SELECT 'last' AS x",
+    )
+    .unwrap();
+    let out = stdout_of(
+        sql()
+            .args(["--format", "csv", "-c", "SELECT 1 AS one; SELECT 'a;b' AS two", "-f"])
+            .arg(&script),
+    );
+    assert_eq!(out, "one\n1\ntwo\na;b\nFileName,n\ncmd.exe,3\nx\nlast\n");
+
+    let piped = sql()
+        .args(["--format", "csv", "-q"])
+        .write_stdin("SELECT 2 AS two;\nSELECT\n  3 AS three\n;\n")
+        .assert()
+        .success()
+        .stderr("");
+    piped.stdout("two\n2\nthree\n3\n");
+}
+
+#[test]
+fn the_first_failing_statement_stops_with_exit_code_1() {
+    sql()
+        .args([
+            "-c",
+            "SELECT 1 AS ok",
+            "-c",
+            "SELECT nosuchcolumn FROM DeviceProcessEvents",
+            "-c",
+            "SELECT 'never' AS reached",
+        ])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("ok").and(predicate::str::contains("never").not()))
+        .stderr(predicate::str::contains("nosuchcolumn"));
+
+    sql()
+        .write_stdin("SELECT 1;\nSELEC 2;\nSELECT 3;\n")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("SELEC"));
+
+    sql()
+        .args(["-f", "/no/such/script.sql"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("/no/such/script.sql"));
+
+    sql()
+        .args(["-c", "\\nosuch"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("unknown command \\nosuch"));
+}
+
+#[test]
+fn formats_and_row_limits() {
+    let query = "SELECT DeviceName, count(*) AS n FROM DeviceProcessEvents \
+                 GROUP BY DeviceName ORDER BY DeviceName";
+    let json: Vec<Value> =
+        serde_json::from_str(&stdout_of(sql().args(["--format", "json", "-c", query]))).unwrap();
+    assert_eq!(json.len(), 8);
+    assert_eq!(json[0]["DeviceName"], "kiosk-lobby-01");
+    let total: u64 = json.iter().map(|r| r["n"].as_u64().unwrap()).sum();
+    assert_eq!(total, footer_rows(DefenderTable::DeviceProcessEvents));
+
+    // A table shows --max-rows rows but counts them all.
+    sql()
+        .args(["--max-rows", "3", "-c", query])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("kiosk-lobby-01").and(predicate::str::contains("ws-ops-03").not()))
+        .stderr(predicate::str::contains("8 rows (3 shown;"));
+
+    // Wide cells are cut.
+    let out = stdout_of(sql().args([
+        "-c",
+        "SELECT repeat('x', 200) AS wide",
+    ]));
+    assert!(out.contains(&format!("{}…", "x".repeat(47))), "{out}");
+    assert!(!out.contains(&"x".repeat(49)));
+
+    // \format switches, \o writes every row to a file.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("out.ndjson");
+    sql()
+        .args(["--max-rows", "1", "-q"])
+        .write_stdin(format!(
+            "\\format ndjson\n\\o {}\n{query};\n\\o\nSELECT 1 AS back;\n",
+            file.display()
+        ))
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("{\"back\":1}"));
+    assert_eq!(ndjson(&std::fs::read_to_string(&file).unwrap()).len(), 8);
+}
+
+#[test]
+fn meta_commands_describe_the_lake() {
+    let out = stdout_of(sql().args(["-c", "\\d"]));
+    for (table, rows) in [("DeviceProcessEvents", 3171), ("DeviceFileEvents", 1038)] {
+        let line = out
+            .lines()
+            .find(|l| l.contains(&format!("│ {table} ")))
+            .unwrap_or_else(|| panic!("{table} in {out}"));
+        assert!(line.contains(&format!(" {rows} ")), "{line}");
+        assert!(line.contains(" 21 "), "{line}");
+    }
+    assert!(out.contains("raw.DeviceNetworkEvents"));
+    assert!(out.contains("GetServices") && out.contains("computed on first use"));
+
+    let out = stdout_of(sql().args(["-c", "\\d DeviceProcessEvents"]));
+    let line = out.lines().find(|l| l.contains(" ProcessId ")).unwrap();
+    assert!(line.contains("long") && line.contains("Int64"), "{line}");
+    let line = out.lines().find(|l| l.contains(" Timestamp ")).unwrap();
+    assert!(line.contains("datetime"), "{line}");
+
+    let out = stdout_of(sql().args(["-c", "\\rule"]));
+    assert!(out.contains("sql/get_services.sql") && out.contains("contains_ci(InitiatingProcessParentFileName"));
+    assert!(out.contains("$since     = 2026-11-05T12:00:00Z"), "{out}");
+
+    let out = stdout_of(sql().args(["-c", "\\?"]));
+    assert!(out.contains("\\detect") && out.contains("\\timing"));
+}
+
+#[test]
+fn the_rule_steps_are_tables_and_detect_runs_inside() {
+    // GetServices: the service launches in the window (as of the lake's reference time).
+    let out = stdout_of(sql().args([
+        "--format",
+        "ndjson",
+        "-c",
+        "SELECT ServiceProcess, count(*) AS n FROM GetServices \
+         WHERE DeviceName = 'ws-fin-07.contoso.local' AND ServiceProcess = 'PSEXESVC.exe' \
+         GROUP BY ServiceProcess",
+        "-c",
+        "SELECT count(*) AS rare FROM RareServices WHERE ServiceProcess = 'PSEXESVC.exe'",
+    ]));
+    assert_eq!(
+        ndjson(&out),
+        vec![
+            serde_json::json!({"ServiceProcess": "PSEXESVC.exe", "n": 3}),
+            serde_json::json!({"rare": 1}),
+        ]
+    );
+
+    // \detect gives detect's answer, and keeps it as Detections.
+    let expected = stdout_of(
+        Command::cargo_bin("huntlake")
+            .unwrap()
+            .args(["detect", "--format", "ndjson", "--lake"])
+            .arg(sample_lake()),
+    );
+    let out = stdout_of(sql().args([
+        "--format",
+        "ndjson",
+        "-c",
+        "\\detect",
+        "-c",
+        "SELECT count(*) AS n FROM Detections",
+    ]));
+    let lines: Vec<&str> = out.lines().collect();
+    let expected_lines: Vec<&str> = expected.lines().collect();
+    assert!(!expected_lines.is_empty());
+    assert_eq!(lines[..lines.len() - 1], expected_lines[..]);
+    assert_eq!(
+        lines.last().unwrap(),
+        &format!("{{\"n\":{}}}", expected_lines.len())
+    );
+
+    // detect's flags work, with their errors.
+    let out = stdout_of(sql().args([
+        "--format",
+        "ndjson",
+        "-c",
+        "\\detect --allow psexesvc.exe --format csv",
+    ]));
+    assert!(out.starts_with("DeviceName,ServiceProcess,"));
+    assert!(!out.contains("PSEXESVC.exe"));
+    assert_eq!(out.lines().count(), expected_lines.len());
+    sql()
+        .args(["-c", "\\detect --threshold zero"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("--threshold"));
+}
+
+/// The interactive shell in a pseudo-terminal. Keys are sent as a terminal sends them (Enter is
+/// a carriage return), each line once the prompt is back.
+mod interactive {
+    use super::*;
+    use rexpect::session::PtySession;
+
+    const PROMPT: &str = "huntlake> ";
+
+    fn spawn(history: &Path) -> PtySession {
+        let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("huntlake"));
+        command
+            .arg("sql")
+            .arg("--lake")
+            .arg(sample_lake())
+            .env("HUNTLAKE_HISTORY", history)
+            .env("TERM", "xterm");
+        let mut session = rexpect::session::spawn_command(command, Some(30_000)).unwrap();
+        session.exp_string(PROMPT).unwrap();
+        session
+    }
+
+    /// Types `keys` (no Enter).
+    fn keys(shell: &mut PtySession, keys: &str) {
+        shell.send(keys).unwrap();
+        shell.flush().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+
+    /// Types `line` and Enter, then waits for `expect` in the output.
+    fn enter(shell: &mut PtySession, line: &str, expect: &str) {
+        keys(shell, &format!("{line}\r"));
+        if !expect.is_empty() {
+            shell.exp_string(expect).unwrap();
+        }
+    }
+
+    /// Types `line` and Enter and waits for the next prompt.
+    fn run(shell: &mut PtySession, line: &str, expect: &str) {
+        enter(shell, line, expect);
+        shell.exp_string(PROMPT).unwrap();
+    }
+
+    fn quit_with_ctrl_d(mut shell: PtySession) {
+        keys(&mut shell, "\x04");
+        shell.exp_eof().unwrap();
+    }
+
+    #[test]
+    fn multi_line_statements_meta_commands_and_history() {
+        let dir = tempfile::tempdir().unwrap();
+        let history = dir.path().join("history");
+        let mut shell = spawn(&history);
+        enter(&mut shell, "SELECT count(*) AS n", "");
+        enter(&mut shell, "FROM DeviceNetworkEvents", "");
+        run(&mut shell, ";", "2806");
+        run(&mut shell, "\\timing off", "timing off");
+        enter(&mut shell, "SELECT 41 + 1 AS answer;", "42");
+        shell.exp_regex("1 row\r?\n").unwrap();
+        shell.exp_string(PROMPT).unwrap();
+        run(&mut shell, "SELECT nosuch;", "error:");
+        // Still running after an error; Ctrl-D quits.
+        run(&mut shell, "SELECT 'alive' AS still;", "alive");
+        quit_with_ctrl_d(shell);
+
+        let saved = std::fs::read_to_string(&history).unwrap();
+        assert!(saved.contains("SELECT 41 + 1 AS answer;"), "{saved}");
+        assert!(saved.contains("FROM DeviceNetworkEvents"), "{saved}");
+
+        // The next shell has it: Up brings back the last statement.
+        let mut shell = spawn(&history);
+        keys(&mut shell, "\x1b[A");
+        run(&mut shell, "", "alive");
+        enter(&mut shell, "\\q", "");
+        shell.exp_eof().unwrap();
+    }
+
+    #[test]
+    fn ctrl_c_cancels_the_query_and_keeps_the_shell() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut shell = spawn(&dir.path().join("history"));
+        // Ctrl-C on a half-typed line drops it.
+        keys(&mut shell, "SELECT 'dropped' AS d");
+        keys(&mut shell, "\x03");
+        shell.exp_string(PROMPT).unwrap();
+        run(&mut shell, "SELECT 'kept' AS k;", "kept");
+        // A query that would run for minutes.
+        enter(
+            &mut shell,
+            "SELECT count(*) FROM range(10000000000) a, range(10) b WHERE a.value % 7 = b.value;",
+            "",
+        );
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        keys(&mut shell, "\x03");
+        shell.exp_string("cancelled").unwrap();
+        shell.exp_string(PROMPT).unwrap();
+        run(&mut shell, "SELECT 'after' AS a;", "after");
+        enter(&mut shell, "quit", "");
+        shell.exp_eof().unwrap();
+    }
+
+    #[test]
+    fn tab_completes_tables_columns_and_commands() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut shell = spawn(&dir.path().join("history"));
+        keys(&mut shell, "SELECT count(*) AS n FROM DeviceFileEv\t");
+        run(&mut shell, ";", "1038");
+        keys(&mut shell, "SELECT ServiceProcessCmd\t FROM GetServ\t");
+        run(
+            &mut shell,
+            " WHERE ServiceProcess = 'PSEXESVC.exe' LIMIT 1;",
+            "C:\\Windows\\PSEXESVC.exe",
+        );
+        keys(&mut shell, "\\tim\t");
+        run(&mut shell, "", "timing off");
+        quit_with_ctrl_d(shell);
+    }
+}
