@@ -25,6 +25,8 @@ pub struct SessionOptions {
     pub memory_limit: Option<usize>,
     /// Where spill files go (default: the system's temporary folder).
     pub spill_dir: Option<PathBuf>,
+    /// `information_schema` and `SHOW TABLES` / `SHOW COLUMNS` (the SQL shell).
+    pub information_schema: bool,
 }
 
 pub fn new_session(options: &SessionOptions) -> Result<SessionContext> {
@@ -52,6 +54,9 @@ pub fn new_session(options: &SessionOptions) -> Result<SessionContext> {
         // would exceed a small limit.
         let reserve = (limit / 16).min(10 << 20);
         config = config.set_usize("datafusion.execution.sort_spill_reservation_bytes", reserve);
+    }
+    if options.information_schema {
+        config = config.with_information_schema(true);
     }
     if let Some(n) = options.target_partitions {
         config = config.with_target_partitions(n.max(1));

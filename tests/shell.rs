@@ -214,6 +214,16 @@ fn meta_commands_describe_the_lake() {
     assert!(out.contains("sql/get_services.sql") && out.contains("contains_ci(InitiatingProcessParentFileName"));
     assert!(out.contains("$since     = 2026-11-05T12:00:00Z"), "{out}");
 
+    // SQL's own catalog commands, and EXPLAIN printed whole (not cut into cells).
+    let out = stdout_of(sql().args(["--format", "csv", "-c", "SHOW TABLES"]));
+    assert!(out.contains("datafusion,public,DeviceProcessEvents,VIEW"), "{out}");
+    let out = stdout_of(sql().args([
+        "-c",
+        "EXPLAIN SELECT count(*) FROM DeviceProcessEvents WHERE contains_ci(FileName, 'cmd')",
+    ]));
+    assert!(out.contains("-- physical_plan\n"), "{out}");
+    assert!(out.contains("DataSourceExec") && out.contains("contains_ci(FileName@"), "{out}");
+
     let out = stdout_of(sql().args(["-c", "\\?"]));
     assert!(out.contains("\\detect") && out.contains("\\timing"));
 }

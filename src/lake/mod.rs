@@ -11,10 +11,11 @@
 //!   table's time column.
 
 pub mod files;
+pub mod location;
 pub mod schema;
 
 use std::collections::BTreeSet;
-use std::path::{Path as FsPath, PathBuf};
+use std::path::Path as FsPath;
 use std::sync::Arc;
 
 use datafusion::catalog::{MemorySchemaProvider, TableProvider};
@@ -26,12 +27,12 @@ use datafusion::datasource::listing::{
 };
 use datafusion::execution::FunctionRegistry;
 use datafusion::prelude::{Expr, SessionContext, coalesce, ident, lit};
-use object_store::ObjectStore;
-use object_store::local::LocalFileSystem;
+use object_store::ObjectStoreExt;
 use object_store::path::Path;
 
 use crate::error::{HuntError, QueryContext, Result};
 pub use files::DataFile;
+pub use location::LakeLocation;
 pub use schema::{DefenderTable, KustoType};
 
 /// The name of the optional file at a lake's root that gives its reference time (the embedded
@@ -90,34 +91,31 @@ pub struct Lake {
     pub reference_time: Option<i64>,
     /// Things the user should know (time column fallbacks), for stderr.
     pub notes: Vec<String>,
-    local: Arc<LocalFileSystem>,
+    pub location: LakeLocation,
 }
 
 impl Lake {
-    /// Opens the lake at `root` (a local folder), listing and checking all four tables.
+    /// Opens the lake at `root` (a local folder or an object-store URL, see [`LakeLocation`]),
+    /// listing and checking all four tables.
     pub async fn open(root: &str, options: &LakeOptions) -> Result<Lake> {
-        let root_path = absolute(root)?;
-        if !root_path.is_dir() {
-            return Err(HuntError::Lake {
-                root: root.to_string(),
-                message: if root_path.exists() {
-                    "is not a folder".into()
-                } else {
-                    "does not exist".into()
-                },
-            });
+        let location = LakeLocation::parse(root)?;
+        if !location.is_local() {
+            check_reachable(&location).await?;
         }
-        let local = Arc::new(LocalFileSystem::new());
-        let store: Arc<dyn ObjectStore> = local.clone();
         let mut tables = Vec::new();
         let mut notes = Vec::new();
         for table in DefenderTable::ALL {
-            let dir = root_path.join(table.name());
-            let location = dir.display().to_string();
-            if !dir.is_dir() {
+            let prefix = location.prefix.clone().join(table.name());
+            let described = match &location.local_root {
+                Some(root) => root.join(table.name()).display().to_string(),
+                None => location.describe(&prefix),
+            };
+            if let Some(root) = &location.local_root
+                && !root.join(table.name()).is_dir()
+            {
                 return Err(HuntError::Table {
                     table: table.name().into(),
-                    path: location,
+                    path: described,
                     message: format!(
                         "the lake has no folder for this table; expected {}/ holding its \
                          *.parquet files",
@@ -125,24 +123,19 @@ impl Lake {
                     ),
                 });
             }
-            let prefix = Path::from_filesystem_path(&dir).map_err(|e| HuntError::Table {
-                table: table.name().into(),
-                path: location.clone(),
-                message: e.to_string(),
-            })?;
-            let lake_table = open_table(&store, table, &prefix, location, options).await?;
+            let lake_table = open_table(&location, table, &prefix, described, options).await?;
             if let Some(note) = time_note(&lake_table) {
                 notes.push(note);
             }
             tables.push(lake_table);
         }
-        let reference_time = read_reference_time(&root_path)?;
+        let reference_time = read_reference_time(&location).await?;
         Ok(Lake {
-            root: root.to_string(),
+            root: location.display.clone(),
             tables,
             reference_time,
             notes,
-            local,
+            location,
         })
     }
 
@@ -156,6 +149,7 @@ impl Lake {
     /// Registers `raw.<Table>` and the Kusto view `<Table>` for each table in `ctx`, whose
     /// functions must already be registered.
     pub async fn register(&self, ctx: &SessionContext) -> Result<()> {
+        self.location.register(ctx);
         let catalog = ctx
             .catalog("datafusion")
             .ok_or_else(|| HuntError::usage("the session has no default catalog"))?;
@@ -166,7 +160,7 @@ impl Lake {
         }
         for t in &self.tables {
             let raw_name = TableReference::partial(RAW_SCHEMA, t.table.name());
-            ctx.register_table(raw_name.clone(), raw_table(ctx, &self.local, t)?)
+            ctx.register_table(raw_name.clone(), raw_table(ctx, &self.location, t)?)
                 .context(format!("registering {}", t.table))?;
             let view = kusto_view(ctx, t, raw_name).await?;
             ctx.register_table(TableReference::bare(t.table.name()), view)
@@ -176,20 +170,40 @@ impl Lake {
     }
 }
 
-fn absolute(root: &str) -> Result<PathBuf> {
-    std::path::absolute(root).map_err(|source| HuntError::Io {
-        context: format!("lake {root}"),
-        source,
-    })
+/// An object store that cannot be listed (down, no access, no such container) fails here,
+/// once, naming the lake, rather than once per table.
+async fn check_reachable(location: &LakeLocation) -> Result<()> {
+    let listed = location
+        .store
+        .list_with_delimiter(Some(&location.prefix))
+        .await
+        .map_err(|e| HuntError::Lake {
+            root: location.display.clone(),
+            message: format!("cannot list: {}", object_store_message(&e)),
+        })?;
+    if listed.common_prefixes.is_empty() && listed.objects.is_empty() {
+        return Err(HuntError::Lake {
+            root: location.display.clone(),
+            message: "does not exist (nothing is stored under this prefix)".into(),
+        });
+    }
+    Ok(())
+}
+
+/// object_store's message, first line only (the rest repeats the request).
+fn object_store_message(e: &object_store::Error) -> String {
+    let text = e.to_string();
+    text.lines().next().unwrap_or_default().to_string()
 }
 
 async fn open_table(
-    store: &Arc<dyn ObjectStore>,
+    lake: &LakeLocation,
     table: DefenderTable,
     prefix: &Path,
     location: String,
     options: &LakeOptions,
 ) -> Result<LakeTable> {
+    let store = &lake.store;
     let listed = files::list_data_files(store, prefix)
         .await
         .map_err(|e| HuntError::Table {
@@ -217,7 +231,7 @@ async fn open_table(
         .await
         .map_err(|(meta, message)| HuntError::File {
             table: table.name().into(),
-            file: display_path(&meta.location),
+            file: lake.describe(&meta.location),
             message: format!("not a readable Parquet file: {message}"),
         })?;
 
@@ -254,7 +268,7 @@ async fn open_table(
             {
                 return Err(HuntError::File {
                     table: table.name().into(),
-                    file: display_path(&file.meta.location),
+                    file: lake.describe(&file.meta.location),
                     message: format!(
                         "column {name} is {}, expected {}",
                         field.data_type(),
@@ -267,7 +281,7 @@ async fn open_table(
             {
                 return Err(HuntError::File {
                     table: table.name().into(),
-                    file: display_path(&file.meta.location),
+                    file: lake.describe(&file.meta.location),
                     message: format!(
                         "column {name} holds {value}, outside the years 1677-2262 that \
                          huntlake's nanosecond datetimes can hold"
@@ -350,21 +364,22 @@ fn time_note(t: &LakeTable) -> Option<String> {
     }
 }
 
-fn display_path(location: &Path) -> String {
-    format!("/{location}")
-}
-
-fn read_reference_time(root: &FsPath) -> Result<Option<i64>> {
-    let path = root.join(LAKE_INFO_FILE);
-    let Ok(text) = std::fs::read_to_string(&path) else {
-        return Ok(None);
-    };
+async fn read_reference_time(lake: &LakeLocation) -> Result<Option<i64>> {
+    let path = lake.prefix.clone().join(LAKE_INFO_FILE);
     let bad = |message: String| HuntError::Lake {
-        root: root.display().to_string(),
+        root: lake.display.clone(),
         message: format!("{LAKE_INFO_FILE}: {message}"),
     };
+    let bytes = match lake.store.get(&path).await {
+        Ok(got) => got
+            .bytes()
+            .await
+            .map_err(|e| bad(object_store_message(&e)))?,
+        Err(object_store::Error::NotFound { .. }) => return Ok(None),
+        Err(e) => return Err(bad(object_store_message(&e))),
+    };
     let info: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| bad(format!("not valid JSON: {e}")))?;
+        serde_json::from_slice(&bytes).map_err(|e| bad(format!("not valid JSON: {e}")))?;
     match info.get("reference_time") {
         None => Ok(None),
         Some(serde_json::Value::String(s)) => crate::time::parse_datetime(s)
@@ -393,7 +408,7 @@ pub fn local_table_url(path: &FsPath, folder: bool) -> Result<ListingTableUrl> {
 
 fn raw_table(
     ctx: &SessionContext,
-    local: &LocalFileSystem,
+    lake: &LakeLocation,
     t: &LakeTable,
 ) -> Result<Arc<dyn TableProvider>> {
     let schema = t.table.arrow_schema();
@@ -403,16 +418,7 @@ fn raw_table(
     let urls = t
         .files
         .iter()
-        .map(|f| {
-            let path = local
-                .path_to_filesystem(&f.meta.location)
-                .map_err(|e| HuntError::File {
-                    table: t.table.name().into(),
-                    file: display_path(&f.meta.location),
-                    message: e.to_string(),
-                })?;
-            local_table_url(&path, false)
-        })
+        .map(|f| lake.table_url(&f.meta.location, false))
         .collect::<Result<Vec<_>>>()?;
     let format = ParquetFormat::default().with_options(ctx.copied_table_options().parquet);
     // The files were chosen already (see `files`): no extension filter here.

@@ -8,7 +8,7 @@ use datafusion::execution::SendableRecordBatchStream;
 use futures::StreamExt;
 
 use crate::error::{HuntError, QueryContext, Result};
-use crate::output::{Format, RowWriter, render_table};
+use crate::output::{Format, RowWriter, cells, render_table};
 
 /// How many rows a result had, and how many were shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +27,7 @@ pub async fn print_stream(
 ) -> Result<Printed> {
     let what = "running the query";
     match format {
+        Format::Table if is_explain(&stream.schema()) => print_plans(stream, out).await,
         Format::Table => {
             let schema = stream.schema();
             let limit = max_rows.unwrap_or(usize::MAX);
@@ -71,6 +72,27 @@ pub async fn print_stream(
              or COPY ... TO 'file.parquet' for Parquet)",
         )),
     }
+}
+
+/// EXPLAIN's result: plans are read whole, not cut into table cells.
+fn is_explain(schema: &datafusion::arrow::datatypes::Schema) -> bool {
+    let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    names == ["plan_type", "plan"]
+}
+
+async fn print_plans(mut stream: SendableRecordBatchStream, out: &mut dyn Write) -> Result<Printed> {
+    let mut rows = 0;
+    while let Some(batch) = stream.next().await {
+        let batch = batch.context("running the query")?;
+        for row in 0..batch.num_rows() {
+            let plan_type = cells::text_value(batch.column(0), row);
+            let plan = cells::text_value(batch.column(1), row);
+            writeln!(out, "-- {plan_type}\n{}\n", plan.trim_end()).map_err(write_error)?;
+            rows += 1;
+        }
+    }
+    out.flush().map_err(write_error)?;
+    Ok(Printed { rows, shown: rows })
 }
 
 fn write_error(source: std::io::Error) -> HuntError {

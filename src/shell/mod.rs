@@ -113,6 +113,7 @@ impl Shell {
             target_partitions: args.threads,
             memory_limit: args.memory_limit,
             spill_dir: None,
+            information_schema: true,
         };
         let ctx = new_session(&session)?;
         let lake_path = args.lake.clone().unwrap_or_else(detect::sample_lake_path);

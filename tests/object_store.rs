@@ -1,0 +1,289 @@
+//! Lakes in an object store, for real: the sample lake uploaded to Azurite (the Azure Storage
+//! emulator) gives the same detections and SQL answers through `az://` as from local disk; an
+//! emulator that is down, a missing prefix and a rejected key each give one clear error that
+//! names the URL and shows no secret.
+//!
+//! Azurite is an npm package. The tests use `$HUNTLAKE_AZURITE` (the `azurite-blob` program) if
+//! set, else `~/.cache/huntlake-azurite`, installing it there with npm on first use.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use assert_cmd::Command;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use object_store::{ObjectStore, ObjectStoreExt};
+use object_store::azure::MicrosoftAzureBuilder;
+use object_store::path::Path as ObjectPath;
+use predicates::prelude::*;
+
+const ACCOUNT: &str = "devstoreaccount1";
+/// Azurite's well-known development key (public, documented by Microsoft).
+const ACCOUNT_KEY: &str =
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+const AZURITE_VERSION: &str = "3.37.0";
+
+fn sample_lake() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample-lake")
+}
+
+/// A running Azurite blob service on a free loopback port, stopped when dropped.
+struct Azurite {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Azurite {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn azurite_program() -> PathBuf {
+    if let Some(program) = std::env::var_os("HUNTLAKE_AZURITE") {
+        return PathBuf::from(program);
+    }
+    let home = std::env::var_os("HOME").expect("HOME is set");
+    let dir = Path::new(&home).join(".cache/huntlake-azurite");
+    let program = dir.join("node_modules/.bin/azurite-blob");
+    if !program.exists() {
+        std::fs::create_dir_all(&dir).unwrap();
+        let status = std::process::Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--prefix"])
+            .arg(&dir)
+            .arg(format!("azurite@{AZURITE_VERSION}"))
+            .stdout(Stdio::null())
+            .status()
+            .expect("npm is needed to install Azurite for the object-store tests");
+        assert!(status.success(), "npm install azurite failed");
+    }
+    program
+}
+
+impl Azurite {
+    fn start() -> Azurite {
+        let port = free_port();
+        let child = std::process::Command::new(azurite_program())
+            .args(["--blobHost", "127.0.0.1", "--blobPort", &port.to_string()])
+            .args(["--inMemoryPersistence", "--silent", "--skipApiVersionCheck"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start azurite-blob");
+        let azurite = Azurite { child, port };
+        let started = Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "Azurite did not start"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        azurite
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Creates a container: the one request object_store has no call for, signed with the
+    /// account's shared key.
+    fn create_container(&self, container: &str) {
+        let date = chrono::Utc::now()
+            .format("%a, %d %b %Y %H:%M:%S GMT")
+            .to_string();
+        let version = "2021-08-06";
+        let to_sign = format!(
+            "PUT\n\n\n\n\n\n\n\n\n\n\n\nx-ms-date:{date}\nx-ms-version:{version}\n\
+             /{ACCOUNT}/{ACCOUNT}/{container}\nrestype:container"
+        );
+        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &BASE64.decode(ACCOUNT_KEY).unwrap());
+        let signature = BASE64.encode(ring::hmac::sign(&key, to_sign.as_bytes()).as_ref());
+        let request = format!(
+            "PUT /{ACCOUNT}/{container}?restype=container HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n\
+             x-ms-date: {date}\r\nx-ms-version: {version}\r\nContent-Length: 0\r\n\
+             Authorization: SharedKey {ACCOUNT}:{signature}\r\nConnection: close\r\n\r\n",
+            self.port
+        );
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        assert!(response.starts_with("HTTP/1.1 201"), "{response}");
+    }
+
+    fn store(&self, container: &str) -> Arc<dyn ObjectStore> {
+        Arc::new(
+            MicrosoftAzureBuilder::new()
+                .with_account(ACCOUNT)
+                .with_access_key(ACCOUNT_KEY)
+                .with_container_name(container)
+                .with_endpoint(format!("{}/{ACCOUNT}", self.url()))
+                .with_allow_http(true)
+                .build()
+                .unwrap(),
+        )
+    }
+
+    /// Uploads every file below `dir` to `container` under `prefix`.
+    fn upload(&self, container: &str, dir: &Path, prefix: &str) {
+        let store = self.store(container);
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        for path in files_below(dir) {
+            let relative = path.strip_prefix(dir).unwrap().to_string_lossy().replace('\\', "/");
+            let location = ObjectPath::from(format!("{prefix}/{relative}"));
+            let bytes = std::fs::read(&path).unwrap();
+            runtime
+                .block_on(store.put(&location, bytes.into()))
+                .unwrap();
+        }
+    }
+
+    /// `huntlake` with the emulator's settings in its environment, as a user would set them.
+    fn huntlake(&self) -> Command {
+        let mut command = Command::cargo_bin("huntlake").unwrap();
+        command
+            .env("AZURE_STORAGE_USE_EMULATOR", "true")
+            .env("AZURITE_BLOB_STORAGE_URL", self.url())
+            .env("HUNTLAKE_HISTORY", "");
+        command
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind(("127.0.0.1", 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn files_below(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(files_below(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+fn stdout_of(command: &mut Command) -> String {
+    let output = command.output().unwrap();
+    assert!(
+        output.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+#[test]
+fn detect_and_sql_from_azurite_equal_the_local_run() {
+    let azurite = Azurite::start();
+    azurite.create_container("lake");
+    azurite.upload("lake", &sample_lake(), "exports/sample");
+
+    let local = stdout_of(
+        Command::cargo_bin("huntlake")
+            .unwrap()
+            .args(["detect", "--format", "ndjson", "--lake"])
+            .arg(sample_lake()),
+    );
+    assert_eq!(local.lines().count(), 4);
+    let remote = stdout_of(azurite.huntlake().args([
+        "detect",
+        "--format",
+        "ndjson",
+        "--lake",
+        "az://lake/exports/sample",
+    ]));
+    assert_eq!(remote, local);
+
+    let query = "SELECT DeviceName, count(*) AS n, max(TimeGenerated) AS last \
+                 FROM DeviceNetworkEvents GROUP BY DeviceName ORDER BY DeviceName";
+    let local = stdout_of(
+        Command::cargo_bin("huntlake")
+            .unwrap()
+            .env("HUNTLAKE_HISTORY", "")
+            .args(["sql", "--format", "csv", "-c", query, "--lake"])
+            .arg(sample_lake()),
+    );
+    assert_eq!(local.lines().count(), 9);
+    let remote = stdout_of(azurite.huntlake().args([
+        "sql",
+        "--format",
+        "csv",
+        "--lake",
+        "az://lake/exports/sample/",
+        "-c",
+        query,
+    ]));
+    assert_eq!(remote, local);
+
+    // The rule's steps read the store too, and files are named by their URL.
+    azurite
+        .huntlake()
+        .args(["sql", "--lake", "az://lake/exports/sample", "--format", "ndjson"])
+        .args(["-c", "SELECT count(*) AS n FROM RareServices", "-c", "\\d"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("{\"n\":").and(predicate::str::contains("DeviceProcessEvents")));
+}
+
+#[test]
+fn a_missing_prefix_a_stopped_emulator_and_a_wrong_key_are_clear_errors() {
+    let azurite = Azurite::start();
+    azurite.create_container("lake");
+    azurite.upload("lake", &sample_lake(), "sample");
+
+    azurite
+        .huntlake()
+        .args(["detect", "--lake", "az://lake/nothing-here"])
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(predicate::str::contains(
+            "lake az://lake/nothing-here: does not exist",
+        ));
+
+    // A wrong key is refused; the key is not shown.
+    let wrong_key = BASE64.encode(b"not-the-account-key-0123456789");
+    azurite
+        .huntlake()
+        .env("AZURE_STORAGE_ACCOUNT_KEY", &wrong_key)
+        .args(["detect", "--lake", "az://lake/sample"])
+        .assert()
+        .code(1)
+        .stderr(
+            predicate::str::contains("lake az://lake/sample: cannot list")
+                .and(predicate::str::contains(&wrong_key).not())
+                .and(predicate::str::contains(ACCOUNT_KEY).not()),
+        );
+
+    // The emulator stops: one error, quickly, naming the lake.
+    let url = azurite.url();
+    drop(azurite);
+    let started = Instant::now();
+    Command::cargo_bin("huntlake")
+        .unwrap()
+        .env("AZURE_STORAGE_USE_EMULATOR", "true")
+        .env("AZURITE_BLOB_STORAGE_URL", &url)
+        .args(["detect", "--lake", "az://lake/sample"])
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(
+            predicate::str::contains("lake az://lake/sample: cannot list")
+                .and(predicate::str::contains("panicked").not()),
+        );
+    assert!(started.elapsed() < Duration::from_secs(90));
+}
