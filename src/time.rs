@@ -9,15 +9,33 @@ use crate::functions::kusto_datetime::{TICK_NANOS, floor_to_tick};
 const NANOS_PER_SECOND: i64 = 1_000_000_000;
 
 /// Parses a Kusto timespan literal (`14d`, `1.5h`, `90m`, `30s`, `250ms`, `10microseconds`,
-/// `5ticks`) into nanoseconds.
+/// `5ticks`) into nanoseconds. The span must be longer than zero (a lookback).
 pub fn parse_span(text: &str) -> Result<i64> {
+    let nanos = parse_span_signed(text)?;
+    if nanos <= 0 {
+        return Err(HuntError::usage(format!(
+            "invalid timespan '{text}': it must be longer than zero"
+        )));
+    }
+    Ok(nanos)
+}
+
+/// [`parse_span`] for any span Kusto can write: zero (`0s`) and negative (`-1d`) included.
+pub fn parse_span_signed(text: &str) -> Result<i64> {
+    let trimmed = text.trim();
+    match trimmed.strip_prefix('-') {
+        Some(rest) if !rest.starts_with(['-', '+']) => parse_unsigned_span(rest, text).map(|n| -n),
+        _ => parse_unsigned_span(trimmed, text),
+    }
+}
+
+fn parse_unsigned_span(trimmed: &str, text: &str) -> Result<i64> {
     let bad = || {
         HuntError::usage(format!(
             "invalid timespan '{text}': expected a number and a unit, the Kusto way \
              (14d, 36h, 90m, 30s, 500ms)"
         ))
     };
-    let trimmed = text.trim();
     let split = trimmed
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .ok_or_else(bad)?;
@@ -51,11 +69,6 @@ pub fn parse_span(text: &str) -> Result<i64> {
         }
     }
     .ok_or_else(bad)?;
-    if nanos <= 0 {
-        return Err(HuntError::usage(format!(
-            "invalid timespan '{text}': it must be longer than zero"
-        )));
-    }
     Ok(nanos)
 }
 
@@ -87,6 +100,30 @@ pub fn format_kusto_datetime(nanos: i64) -> String {
     let base = dt.format("%Y-%m-%dT%H:%M:%S").to_string();
     let fraction = ticks.rem_euclid(NANOS_PER_SECOND) / TICK_NANOS;
     format!("{base}.{fraction:07}Z")
+}
+
+/// Formats a span as Kusto prints a `timespan`: `[-][d.]hh:mm:ss[.fffffff]` (`14.00:00:00`,
+/// `01:30:00`, `00:00:00.2500000`), floored to a tick.
+pub fn format_kusto_timespan(nanos: i64) -> String {
+    let sign = if nanos < 0 { "-" } else { "" };
+    let ticks = (nanos as i128 / TICK_NANOS as i128).unsigned_abs();
+    let fraction = ticks % 10_000_000;
+    let seconds = ticks / 10_000_000;
+    let (days, hours, minutes, secs) = (
+        seconds / 86_400,
+        seconds / 3_600 % 24,
+        seconds / 60 % 60,
+        seconds % 60,
+    );
+    let mut out = String::from(sign);
+    if days > 0 {
+        out.push_str(&format!("{days}."));
+    }
+    out.push_str(&format!("{hours:02}:{minutes:02}:{secs:02}"));
+    if fraction > 0 {
+        out.push_str(&format!(".{fraction:07}"));
+    }
+    out
 }
 
 /// RFC 3339 with seconds, for messages.
@@ -136,6 +173,25 @@ mod tests {
         ] {
             assert!(parse_span(bad).is_err(), "{bad} should be rejected");
         }
+    }
+
+    #[test]
+    fn signed_spans_and_timespan_format() {
+        assert_eq!(
+            parse_span_signed("-1d").unwrap(),
+            -86_400 * NANOS_PER_SECOND
+        );
+        assert_eq!(parse_span_signed("0s").unwrap(), 0);
+        assert!(parse_span_signed("--1d").is_err());
+        assert!(parse_span_signed("-").is_err());
+        assert_eq!(
+            format_kusto_timespan(14 * 86_400 * NANOS_PER_SECOND),
+            "14.00:00:00"
+        );
+        assert_eq!(format_kusto_timespan(5_400 * NANOS_PER_SECOND), "01:30:00");
+        assert_eq!(format_kusto_timespan(250_000_000), "00:00:00.2500000");
+        assert_eq!(format_kusto_timespan(-90 * NANOS_PER_SECOND), "-00:01:30");
+        assert_eq!(format_kusto_timespan(0), "00:00:00");
     }
 
     #[test]

@@ -10,12 +10,21 @@
 //! The [`GroupsAccumulator`] keeps every group's set in one hash table of (group, value) members
 //! and one byte arena, with a linked list of members per group: no allocation per group, which
 //! is what keeps millions of groups fast.
+//!
+//! The same store serves Kusto's relatives of `make_set` (see [`Kind`]):
+//! - `make_set_if(x, cond [, max_size])`: only rows where `cond` is true (false or null: skipped).
+//! - `make_list(x [, max_size])` / `make_list_if(x, cond [, max_size])`: every non-null value,
+//!   duplicates kept, in arrival order within a group (see [`Kind::List`] for what DataFusion's
+//!   parallel aggregation does to that order).
+//! - `dcount(x [, accuracy])`: the number of distinct non-null values, exactly (Kusto estimates
+//!   it with HyperLogLog; `accuracy` is accepted and ignored).
 
 use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, GenericListArray, ListArray, StringBuilder, UInt32Array,
+    Array, ArrayRef, AsArray, BooleanArray, GenericListArray, Int64Array, ListArray, StringBuilder,
+    UInt32Array,
 };
 use datafusion::arrow::buffer::OffsetBuffer;
 use datafusion::arrow::compute::{cast, take};
@@ -37,14 +46,75 @@ pub const MAX_SET_SIZE: usize = 1_048_576;
 
 const NONE: u32 = u32::MAX;
 
+/// Which of the `make_set` family an aggregate is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// `make_set(x [, max_size])`.
+    Set,
+    /// `make_set_if(x, cond [, max_size])`.
+    SetIf,
+    /// `make_list(x [, max_size])`: duplicates kept. Within one input partition the elements
+    /// keep their arrival order; DataFusion aggregates partitions in parallel and appends their
+    /// partial lists in the order they reach the final step, so with more than one partition
+    /// the order across partitions is not the input order (Kusto does not promise one either).
+    List,
+    /// `make_list_if(x, cond [, max_size])`.
+    ListIf,
+    /// `dcount(x [, accuracy])`: exact count of distinct non-null values.
+    Dcount,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Set => "make_set",
+            Kind::SetIf => "make_set_if",
+            Kind::List => "make_list",
+            Kind::ListIf => "make_list_if",
+            Kind::Dcount => "dcount",
+        }
+    }
+    fn conditional(self) -> bool {
+        matches!(self, Kind::SetIf | Kind::ListIf)
+    }
+    fn distinct(self) -> bool {
+        !matches!(self, Kind::List | Kind::ListIf)
+    }
+    /// The position of the `max_size` argument, if the function has one.
+    fn cap_position(self) -> Option<usize> {
+        match self {
+            Kind::Set | Kind::List => Some(1),
+            Kind::SetIf | Kind::ListIf => Some(2),
+            Kind::Dcount => None,
+        }
+    }
+    fn usage(self) -> &'static str {
+        match self {
+            Kind::Set => "make_set takes (x) or (x, max_size)",
+            Kind::SetIf => "make_set_if takes (x, cond) or (x, cond, max_size)",
+            Kind::List => "make_list takes (x) or (x, max_size)",
+            Kind::ListIf => "make_list_if takes (x, cond) or (x, cond, max_size)",
+            Kind::Dcount => "dcount takes (x) or (x, accuracy)",
+        }
+    }
+}
+
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct MakeSet {
+    kind: Kind,
     signature: Signature,
 }
 
 impl Default for MakeSet {
     fn default() -> Self {
+        Self::new(Kind::Set)
+    }
+}
+
+impl MakeSet {
+    pub fn new(kind: Kind) -> Self {
         Self {
+            kind,
             signature: Signature::variadic_any(Volatility::Immutable),
         }
     }
@@ -59,55 +129,80 @@ fn element_type(input: &DataType) -> DataType {
     }
 }
 
+/// [`element_type`], with an all-null input read as strings.
+fn element_of_input(input: &DataType) -> DataType {
+    if *input == DataType::Null {
+        DataType::Utf8
+    } else {
+        element_type(input)
+    }
+}
+
 fn list_of(element: DataType) -> DataType {
     DataType::List(Arc::new(Field::new_list_field(element, true)))
 }
 
 impl AggregateUDFImpl for MakeSet {
     fn name(&self) -> &str {
-        "make_set"
+        self.kind.name()
     }
     fn signature(&self) -> &Signature {
         &self.signature
     }
     fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
-        match arg_types {
-            [input] | [input, _] => {
-                if matches!(
-                    input,
-                    DataType::List(_) | DataType::LargeList(_) | DataType::Struct(_)
-                ) {
-                    return plan_err!("make_set: nested values ({input}) are not supported");
-                }
-                if arg_types.len() == 2 && !arg_types[1].is_integer() {
-                    return plan_err!(
-                        "make_set(x, max_size): max_size must be an integer, got {}",
-                        arg_types[1]
-                    );
-                }
-                let element = if *input == DataType::Null {
-                    DataType::Utf8
-                } else {
-                    element_type(input)
-                };
-                Ok(list_of(element))
-            }
-            _ => plan_err!("make_set takes (x) or (x, max_size)"),
+        let name = self.kind.name();
+        let fixed = if self.kind.conditional() { 2 } else { 1 };
+        if arg_types.len() != fixed && arg_types.len() != fixed + 1 {
+            return plan_err!("{}", self.kind.usage());
         }
+        let input = &arg_types[0];
+        if matches!(
+            input,
+            DataType::List(_) | DataType::LargeList(_) | DataType::Struct(_)
+        ) {
+            return plan_err!("{name}: nested values ({input}) are not supported");
+        }
+        if self.kind.conditional() && !matches!(arg_types[1], DataType::Boolean | DataType::Null) {
+            return plan_err!(
+                "{name}(x, cond, ...): cond must be a boolean, got {}",
+                arg_types[1]
+            );
+        }
+        if arg_types.len() == fixed + 1 && !arg_types[fixed].is_integer() {
+            let what = if self.kind == Kind::Dcount {
+                "accuracy"
+            } else {
+                "max_size"
+            };
+            return plan_err!(
+                "{name}: {what} must be an integer, got {}",
+                arg_types[fixed]
+            );
+        }
+        if self.kind == Kind::Dcount {
+            return Ok(DataType::Int64);
+        }
+        Ok(list_of(element_of_input(input)))
     }
     fn is_nullable(&self) -> bool {
         false
     }
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
+        let input = args
+            .input_fields
+            .first()
+            .map(|f| f.data_type().clone())
+            .unwrap_or(DataType::Utf8);
         Ok(vec![Arc::new(Field::new(
-            format_state_name(args.name, "make_set"),
-            args.return_field.data_type().clone(),
+            format_state_name(args.name, self.kind.name()),
+            list_of(element_of_input(&input)),
             true,
         ))])
     }
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
         Ok(Box::new(MakeSetAccumulator {
-            sets: SetStore::try_new(&args)?,
+            kind: self.kind,
+            sets: SetStore::try_new(&args, self.kind)?,
         }))
     }
     fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
@@ -118,7 +213,8 @@ impl AggregateUDFImpl for MakeSet {
         args: AccumulatorArgs,
     ) -> Result<Box<dyn GroupsAccumulator>> {
         Ok(Box::new(MakeSetGroups {
-            sets: SetStore::try_new(&args)?,
+            kind: self.kind,
+            sets: SetStore::try_new(&args, self.kind)?,
         }))
     }
     fn default_value(&self, data_type: &DataType) -> Result<ScalarValue> {
@@ -130,28 +226,34 @@ impl AggregateUDFImpl for MakeSet {
 /// that drive aggregation themselves.
 pub fn string_groups_accumulator(max_size: usize) -> Box<dyn GroupsAccumulator> {
     Box::new(MakeSetGroups {
+        kind: Kind::Set,
         sets: SetStore::new(
             Encoding::Utf8,
             DataType::Utf8,
             max_size.clamp(1, MAX_SET_SIZE),
+            true,
         ),
     })
 }
 
-/// Reads `max_size` from the second argument, which must be a constant.
-fn max_size(args: &AccumulatorArgs) -> Result<usize> {
-    let Some(expr) = args.exprs.get(1) else {
+/// Reads `max_size` from its argument, which must be a constant.
+fn max_size(args: &AccumulatorArgs, kind: Kind) -> Result<usize> {
+    let Some(position) = kind.cap_position() else {
+        return Ok(usize::MAX);
+    };
+    let name = kind.name();
+    let Some(expr) = args.exprs.get(position) else {
         return Ok(MAX_SET_SIZE);
     };
     let Some(literal) = expr.as_ref().downcast_ref::<Literal>() else {
-        return plan_err!("make_set(x, max_size): max_size must be a constant");
+        return plan_err!("{name}: max_size must be a constant");
     };
     let value = match literal.value().cast_to(&DataType::Int64)? {
         ScalarValue::Int64(Some(v)) => v,
-        _ => return plan_err!("make_set(x, max_size): max_size must not be null"),
+        _ => return plan_err!("{name}: max_size must not be null"),
     };
     if value < 1 {
-        return plan_err!("make_set(x, max_size): max_size must be at least 1, got {value}");
+        return plan_err!("{name}: max_size must be at least 1, got {value}");
     }
     Ok((value as u64).min(MAX_SET_SIZE as u64) as usize)
 }
@@ -178,6 +280,8 @@ struct SetStore {
     encoding: Encoding,
     element: DataType,
     max_size: usize,
+    /// False for lists: every value is appended, the hash table stays empty.
+    distinct: bool,
     hasher: foldhash::fast::FixedState,
     table: HashTable<u32>,
     members: Vec<Member>,
@@ -188,30 +292,33 @@ struct SetStore {
 }
 
 impl SetStore {
-    fn try_new(args: &AccumulatorArgs) -> Result<Self> {
+    fn try_new(args: &AccumulatorArgs, kind: Kind) -> Result<Self> {
         let input = args
             .expr_fields
             .first()
             .map(|f| f.data_type().clone())
             .unwrap_or(DataType::Utf8);
-        let element = match args.return_field.data_type() {
-            DataType::List(field) => field.data_type().clone(),
-            other => return exec_err!("make_set: unexpected return type {other}"),
-        };
+        let element = element_of_input(&input);
         let encoding =
             if element == DataType::Utf8 && (is_string_type(&input) || input == DataType::Null) {
                 Encoding::Utf8
             } else {
                 Encoding::Rows(RowConverter::new(vec![SortField::new(element.clone())])?)
             };
-        Ok(Self::new(encoding, element, max_size(args)?))
+        Ok(Self::new(
+            encoding,
+            element,
+            max_size(args, kind)?,
+            kind.distinct(),
+        ))
     }
 
-    fn new(encoding: Encoding, element: DataType, max_size: usize) -> Self {
+    fn new(encoding: Encoding, element: DataType, max_size: usize, distinct: bool) -> Self {
         Self {
             encoding,
             element,
             max_size,
+            distinct,
             hasher: foldhash::fast::FixedState::with_seed(0x6875_6e74),
             table: HashTable::new(),
             members: Vec::new(),
@@ -230,7 +337,12 @@ impl SetStore {
                 self.element.clone(),
             )])?),
         };
-        Ok(Self::new(encoding, self.element.clone(), self.max_size))
+        Ok(Self::new(
+            encoding,
+            self.element.clone(),
+            self.max_size,
+            self.distinct,
+        ))
     }
 
     fn ensure_groups(&mut self, total: usize) {
@@ -250,16 +362,21 @@ impl SetStore {
             return;
         }
         let group32 = group as u32;
-        let hash = self.hasher.hash_one((group32, value));
-        let members = &self.members;
-        let arena = &self.arena;
-        let found = self.table.find(hash, |&id| {
-            let m = &members[id as usize];
-            m.group == group32 && &arena[m.start..m.start + m.len as usize] == value
-        });
-        if found.is_some() {
-            return;
-        }
+        let hash = if self.distinct {
+            let hash = self.hasher.hash_one((group32, value));
+            let members = &self.members;
+            let arena = &self.arena;
+            let found = self.table.find(hash, |&id| {
+                let m = &members[id as usize];
+                m.group == group32 && &arena[m.start..m.start + m.len as usize] == value
+            });
+            if found.is_some() {
+                return;
+            }
+            hash
+        } else {
+            0
+        };
         let id = self.members.len() as u32;
         self.members.push(Member {
             hash,
@@ -269,9 +386,11 @@ impl SetStore {
             len: value.len() as u32,
         });
         self.arena.extend_from_slice(value);
-        let members = &self.members;
-        self.table
-            .insert_unique(hash, id, |&i| members[i as usize].hash);
+        if self.distinct {
+            let members = &self.members;
+            self.table
+                .insert_unique(hash, id, |&i| members[i as usize].hash);
+        }
         match self.tail[group] {
             NONE => self.head[group] = id,
             last => self.members[last as usize].next = id,
@@ -416,6 +535,17 @@ impl SetStore {
         Ok(Arc::new(list))
     }
 
+    /// The number of elements of groups `0..n`, keeping the rest as [`Self::emit`] does.
+    fn emit_counts(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
+        let n = match emit_to {
+            EmitTo::All => self.head.len(),
+            EmitTo::First(n) => n.min(self.head.len()),
+        };
+        let counts: Int64Array = self.count[..n].iter().map(|&c| Some(c as i64)).collect();
+        self.keep_groups_from(n)?;
+        Ok(Arc::new(counts))
+    }
+
     /// Drops groups `0..n` and renumbers the others from 0.
     fn keep_groups_from(&mut self, n: usize) -> Result<()> {
         let mut rest = self.fresh()?;
@@ -473,7 +603,35 @@ fn prepare(store: &SetStore, values: &ArrayRef) -> Result<ArrayRef> {
     }
 }
 
+/// For the `_if` kinds: the rows where `cond` is true and the filter (if any) selects them.
+fn selection(
+    kind: Kind,
+    values: &[ArrayRef],
+    opt_filter: Option<&BooleanArray>,
+) -> Result<Option<BooleanArray>> {
+    if !kind.conditional() {
+        return Ok(opt_filter.cloned());
+    }
+    let Some(cond) = values.get(1) else {
+        return exec_err!("{}", kind.usage());
+    };
+    let cond = cast(cond, &DataType::Boolean)?;
+    let cond = cond.as_boolean();
+    Ok(Some(
+        (0..cond.len())
+            .map(|row| {
+                Some(
+                    cond.is_valid(row)
+                        && cond.value(row)
+                        && opt_filter.is_none_or(|f| f.is_valid(row) && f.value(row)),
+                )
+            })
+            .collect(),
+    ))
+}
+
 struct MakeSetGroups {
+    kind: Kind,
     sets: SetStore,
 }
 
@@ -485,13 +643,18 @@ impl GroupsAccumulator for MakeSetGroups {
         opt_filter: Option<&BooleanArray>,
         total_num_groups: usize,
     ) -> Result<()> {
+        let filter = selection(self.kind, values, opt_filter)?;
         let values = prepare(&self.sets, &values[0])?;
         self.sets
-            .update(&values, group_indices, opt_filter, total_num_groups)
+            .update(&values, group_indices, filter.as_ref(), total_num_groups)
     }
 
     fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
-        self.sets.emit(emit_to, true)
+        match self.kind {
+            Kind::Set | Kind::SetIf => self.sets.emit(emit_to, true),
+            Kind::List | Kind::ListIf => self.sets.emit(emit_to, false),
+            Kind::Dcount => self.sets.emit_counts(emit_to),
+        }
     }
 
     fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
@@ -513,6 +676,8 @@ impl GroupsAccumulator for MakeSetGroups {
         opt_filter: Option<&BooleanArray>,
     ) -> Result<Vec<ArrayRef>> {
         // Each row becomes its own one-element set, or an empty one when null or filtered out.
+        let filter = selection(self.kind, values, opt_filter)?;
+        let opt_filter = filter.as_ref();
         let values = prepare(&self.sets, &values[0])?;
         let values = cast(&values, &self.sets.element)?;
         let mut offsets = Vec::with_capacity(values.len() + 1);
@@ -542,6 +707,7 @@ impl GroupsAccumulator for MakeSetGroups {
 
 /// The one-group accumulator DataFusion uses without GROUP BY and in window functions.
 struct MakeSetAccumulator {
+    kind: Kind,
     sets: SetStore,
 }
 
@@ -563,13 +729,21 @@ impl MakeSetAccumulator {
 
 impl Accumulator for MakeSetAccumulator {
     fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        let filter = selection(self.kind, values, None)?;
         let values = prepare(&self.sets, &values[0])?;
         let groups = vec![0; values.len()];
-        self.sets.update(&values, &groups, None, 1)
+        self.sets.update(&values, &groups, filter.as_ref(), 1)
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
-        self.current(true)
+        match self.kind {
+            Kind::Set | Kind::SetIf => self.current(true),
+            Kind::List | Kind::ListIf => self.current(false),
+            Kind::Dcount => {
+                self.sets.ensure_groups(1);
+                Ok(ScalarValue::Int64(Some(self.sets.count[0] as i64)))
+            }
+        }
     }
 
     fn size(&self) -> usize {
