@@ -133,7 +133,8 @@ pub struct DetectOutput {
 impl DetectArgs {
     /// The request these flags describe, for the lake `default_lake` when `--lake` is absent.
     pub fn into_request(self, default_lake: &Path) -> Result<(DetectRequest, DetectOutput)> {
-        let mut request = DetectRequest::new(self.lake.unwrap_or_else(|| default_lake.to_path_buf()));
+        let mut request =
+            DetectRequest::new(self.lake.unwrap_or_else(|| default_lake.to_path_buf()));
         request.as_of = self.as_of;
         request.lookback = self.lookback;
         request.threshold = self.threshold;

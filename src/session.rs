@@ -27,6 +27,9 @@ pub struct SessionOptions {
     pub spill_dir: Option<PathBuf>,
     /// `information_schema` and `SHOW TABLES` / `SHOW COLUMNS` (the SQL shell).
     pub information_schema: bool,
+    /// The SQL `substring(...)` / `substr(...)` syntax means Kusto's 0-based `substring` (the
+    /// SQL shell's default).
+    pub kusto_substring: bool,
 }
 
 pub fn new_session(options: &SessionOptions) -> Result<SessionContext> {
@@ -80,12 +83,17 @@ pub fn new_session(options: &SessionOptions) -> Result<SessionContext> {
         runtime = runtime.with_temp_file_path(dir);
     }
     let runtime = runtime.build_arc().context("creating the runtime")?;
-    let state = SessionStateBuilder::new()
+    let mut state = SessionStateBuilder::new()
         .with_config(config)
         .with_runtime_env(runtime)
         .with_default_features()
-        .with_physical_optimizer_rule(Arc::new(MembershipFiltersFirst))
-        .build();
+        .with_physical_optimizer_rule(Arc::new(MembershipFiltersFirst));
+    if options.kusto_substring
+        && let Some(planners) = state.expr_planners()
+    {
+        planners.insert(0, Arc::new(functions::kql::text::KustoSubstringPlanner));
+    }
+    let state = state.build();
     let ctx = SessionContext::new_with_state(state);
     functions::register_all(&ctx);
     crate::catalog::install(&ctx);

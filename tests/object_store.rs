@@ -16,9 +16,9 @@ use std::time::{Duration, Instant};
 use assert_cmd::Command;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use object_store::{ObjectStore, ObjectStoreExt};
 use object_store::azure::MicrosoftAzureBuilder;
 use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, ObjectStoreExt};
 use predicates::prelude::*;
 
 const ACCOUNT: &str = "devstoreaccount1";
@@ -102,7 +102,10 @@ impl Azurite {
             "PUT\n\n\n\n\n\n\n\n\n\n\n\nx-ms-date:{date}\nx-ms-version:{version}\n\
              /{ACCOUNT}/{ACCOUNT}/{container}\nrestype:container"
         );
-        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &BASE64.decode(ACCOUNT_KEY).unwrap());
+        let key = ring::hmac::Key::new(
+            ring::hmac::HMAC_SHA256,
+            &BASE64.decode(ACCOUNT_KEY).unwrap(),
+        );
         let signature = BASE64.encode(ring::hmac::sign(&key, to_sign.as_bytes()).as_ref());
         let request = format!(
             "PUT /{ACCOUNT}/{container}?restype=container HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n\
@@ -135,7 +138,11 @@ impl Azurite {
         let store = self.store(container);
         let runtime = tokio::runtime::Runtime::new().unwrap();
         for path in files_below(dir) {
-            let relative = path.strip_prefix(dir).unwrap().to_string_lossy().replace('\\', "/");
+            let relative = path
+                .strip_prefix(dir)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/");
             let location = ObjectPath::from(format!("{prefix}/{relative}"));
             let bytes = std::fs::read(&path).unwrap();
             runtime
@@ -232,11 +239,20 @@ fn detect_and_sql_from_azurite_equal_the_local_run() {
     // The rule's steps read the store too, and files are named by their URL.
     azurite
         .huntlake()
-        .args(["sql", "--lake", "az://lake/exports/sample", "--format", "ndjson"])
+        .args([
+            "sql",
+            "--lake",
+            "az://lake/exports/sample",
+            "--format",
+            "ndjson",
+        ])
         .args(["-c", "SELECT count(*) AS n FROM RareServices", "-c", "\\d"])
         .assert()
         .success()
-        .stdout(predicate::str::contains("{\"n\":").and(predicate::str::contains("DeviceProcessEvents")));
+        .stdout(
+            predicate::str::contains("{\"n\":")
+                .and(predicate::str::contains("DeviceProcessEvents")),
+        );
 }
 
 #[test]

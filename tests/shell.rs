@@ -47,7 +47,9 @@ fn stdout_of(command: &mut Command) -> String {
 }
 
 fn ndjson(text: &str) -> Vec<Value> {
-    text.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 #[test]
@@ -99,7 +101,13 @@ fn commands_files_and_stdin_run_every_statement_in_order() {
     .unwrap();
     let out = stdout_of(
         sql()
-            .args(["--format", "csv", "-c", "SELECT 1 AS one; SELECT 'a;b' AS two", "-f"])
+            .args([
+                "--format",
+                "csv",
+                "-c",
+                "SELECT 1 AS one; SELECT 'a;b' AS two",
+                "-f",
+            ])
             .arg(&script),
     );
     assert_eq!(out, "one\n1\ntwo\na;b\nFileName,n\ncmd.exe,3\nx\nlast\n");
@@ -164,14 +172,14 @@ fn formats_and_row_limits() {
         .args(["--max-rows", "3", "-c", query])
         .assert()
         .success()
-        .stdout(predicate::str::contains("kiosk-lobby-01").and(predicate::str::contains("ws-ops-03").not()))
+        .stdout(
+            predicate::str::contains("kiosk-lobby-01")
+                .and(predicate::str::contains("ws-ops-03").not()),
+        )
         .stderr(predicate::str::contains("8 rows (3 shown;"));
 
     // Wide cells are cut.
-    let out = stdout_of(sql().args([
-        "-c",
-        "SELECT repeat('x', 200) AS wide",
-    ]));
+    let out = stdout_of(sql().args(["-c", "SELECT repeat('x', 200) AS wide"]));
     assert!(out.contains(&format!("{}…", "x".repeat(47))), "{out}");
     assert!(!out.contains(&"x".repeat(49)));
 
@@ -211,18 +219,27 @@ fn meta_commands_describe_the_lake() {
     assert!(line.contains("datetime"), "{line}");
 
     let out = stdout_of(sql().args(["-c", "\\rule"]));
-    assert!(out.contains("sql/get_services.sql") && out.contains("contains_ci(InitiatingProcessParentFileName"));
+    assert!(
+        out.contains("sql/get_services.sql")
+            && out.contains("contains_ci(InitiatingProcessParentFileName")
+    );
     assert!(out.contains("$since     = 2026-11-05T12:00:00Z"), "{out}");
 
     // SQL's own catalog commands, and EXPLAIN printed whole (not cut into cells).
     let out = stdout_of(sql().args(["--format", "csv", "-c", "SHOW TABLES"]));
-    assert!(out.contains("datafusion,public,DeviceProcessEvents,VIEW"), "{out}");
+    assert!(
+        out.contains("datafusion,public,DeviceProcessEvents,VIEW"),
+        "{out}"
+    );
     let out = stdout_of(sql().args([
         "-c",
         "EXPLAIN SELECT count(*) FROM DeviceProcessEvents WHERE contains_ci(FileName, 'cmd')",
     ]));
     assert!(out.contains("-- physical_plan\n"), "{out}");
-    assert!(out.contains("DataSourceExec") && out.contains("contains_ci(FileName@"), "{out}");
+    assert!(
+        out.contains("DataSourceExec") && out.contains("contains_ci(FileName@"),
+        "{out}"
+    );
 
     let out = stdout_of(sql().args(["-c", "\\?"]));
     assert!(out.contains("\\detect") && out.contains("\\timing"));
@@ -288,6 +305,37 @@ fn the_rule_steps_are_tables_and_detect_runs_inside() {
         .assert()
         .failure()
         .stderr(predicate::str::contains("--threshold"));
+}
+
+#[test]
+fn kql_functions_are_there_with_the_shell_as_of() {
+    let query = "SELECT substring('abcdef', 1, 2) AS kusto, substr('abcdef', 1, 2) AS sql, \
+                 SUBSTRING('abcdef' FROM 1 FOR 2) AS syntax, tostring(ago('14d')) AS since, \
+                 has('PSEXESVC.exe -k', 'psexesvc') AS term, \
+                 (SELECT dcount(DeviceName) FROM DeviceProcessEvents) AS devices, \
+                 (SELECT count(*) FROM GetServices WHERE ServiceProcessCreationTime > ago('14d') \
+                     AND startswith(ServiceProcess, 'psexe')) AS psexec";
+    let out = stdout_of(sql().args(["--format", "ndjson", "-c", query]));
+    assert_eq!(
+        ndjson(&out),
+        vec![serde_json::json!({
+            "kusto": "bc", "sql": "bc", "syntax": "bc",
+            "since": "2026-11-05T12:00:00.0000000Z", "term": true, "devices": 8, "psexec": 3,
+        })]
+    );
+    // The parser reads substr() as the same syntax. SQL's meaning on request; kql_substring is
+    // Kusto's either way.
+    let out = stdout_of(sql().args([
+        "--sql-substring",
+        "--as-of",
+        "2026-11-20T00:00:00Z",
+        "--format",
+        "csv",
+        "-c",
+        "SELECT substring('abcdef', 1, 2) AS s, kql_substring('abcdef', 1, 2) AS k, \
+         tostring(ago('1d')) AS a",
+    ]));
+    assert_eq!(out, "s,k,a\nab,bc,2026-11-19T00:00:00.0000000Z\n");
 }
 
 /// The interactive shell in a pseudo-terminal. Keys are sent as a terminal sends them (Enter is

@@ -160,7 +160,8 @@ impl LakeLocation {
         }
         // object_store paths are already percent-encoded where needed.
         url.set_path(&path);
-        ListingTableUrl::try_new(url, None).context(format!("the object {}", self.describe(location)))
+        ListingTableUrl::try_new(url, None)
+            .context(format!("the object {}", self.describe(location)))
     }
 }
 
@@ -225,10 +226,7 @@ mod tests {
             )
         );
         assert_eq!(split("s3://bucket"), ("s3://bucket/".into(), "".into()));
-        assert_eq!(
-            split("gs://b/a%20b/c"),
-            ("gs://b/".into(), "a b/c".into())
-        );
+        assert_eq!(split("gs://b/a%20b/c"), ("gs://b/".into(), "a b/c".into()));
         let s3 = LakeLocation::parse("s3://bucket/x/").unwrap();
         assert_eq!(
             s3.describe(&Path::from("x/DeviceFileEvents/f.parquet")),
@@ -246,7 +244,9 @@ mod tests {
         let by_path = LakeLocation::parse(&dir.path().to_string_lossy()).unwrap();
         assert_eq!(by_url.prefix, by_path.prefix);
         assert!(by_url.is_local());
-        let missing = LakeLocation::parse("/no/such/lake").unwrap_err().to_string();
+        let missing = LakeLocation::parse("/no/such/lake")
+            .unwrap_err()
+            .to_string();
         assert_eq!(missing, "lake /no/such/lake: does not exist");
     }
 }

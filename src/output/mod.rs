@@ -126,7 +126,11 @@ impl<'a> RowWriter<'a> {
             }
             Format::Json => {
                 for row in 0..batch.num_rows() {
-                    let sep = if self.rows + row == 0 { "[\n  " } else { ",\n  " };
+                    let sep = if self.rows + row == 0 {
+                        "[\n  "
+                    } else {
+                        ",\n  "
+                    };
                     write!(self.out, "{sep}{}", json_object(batch, row)).map_err(io)?;
                 }
             }
@@ -136,7 +140,12 @@ impl<'a> RowWriter<'a> {
                     .has_headers(false)
                     .from_writer(&mut *self.out);
                 if !self.header_written {
-                    let names = batch.schema().fields().iter().map(|f| f.name().clone()).collect::<Vec<_>>();
+                    let names = batch
+                        .schema()
+                        .fields()
+                        .iter()
+                        .map(|f| f.name().clone())
+                        .collect::<Vec<_>>();
                     writer.write_record(&names).map_err(csv_err)?;
                     self.header_written = true;
                 }

@@ -6,13 +6,68 @@ use datafusion::prelude::SessionContext;
 
 /// The SQL words worth completing.
 const KEYWORDS: &[&str] = &[
-    "SELECT", "FROM", "WHERE", "GROUP BY", "ORDER BY", "HAVING", "LIMIT", "OFFSET", "JOIN",
-    "LEFT JOIN", "RIGHT JOIN", "FULL JOIN", "INNER JOIN", "CROSS JOIN", "ON", "USING", "AS",
-    "AND", "OR", "NOT", "IN", "IS", "NULL", "LIKE", "ILIKE", "BETWEEN", "CASE", "WHEN", "THEN",
-    "ELSE", "END", "DISTINCT", "UNION", "UNION ALL", "EXCEPT", "INTERSECT", "WITH", "ASC", "DESC",
-    "NULLS FIRST", "NULLS LAST", "COUNT", "INTERVAL", "TIMESTAMP", "CAST", "TRY_CAST", "EXISTS",
-    "CREATE VIEW", "CREATE TABLE", "DROP VIEW", "DROP TABLE", "EXPLAIN", "ANALYZE", "SHOW",
-    "SET", "TRUE", "FALSE", "OVER", "PARTITION BY", "QUALIFY", "COPY", "TO",
+    "SELECT",
+    "FROM",
+    "WHERE",
+    "GROUP BY",
+    "ORDER BY",
+    "HAVING",
+    "LIMIT",
+    "OFFSET",
+    "JOIN",
+    "LEFT JOIN",
+    "RIGHT JOIN",
+    "FULL JOIN",
+    "INNER JOIN",
+    "CROSS JOIN",
+    "ON",
+    "USING",
+    "AS",
+    "AND",
+    "OR",
+    "NOT",
+    "IN",
+    "IS",
+    "NULL",
+    "LIKE",
+    "ILIKE",
+    "BETWEEN",
+    "CASE",
+    "WHEN",
+    "THEN",
+    "ELSE",
+    "END",
+    "DISTINCT",
+    "UNION",
+    "UNION ALL",
+    "EXCEPT",
+    "INTERSECT",
+    "WITH",
+    "ASC",
+    "DESC",
+    "NULLS FIRST",
+    "NULLS LAST",
+    "COUNT",
+    "INTERVAL",
+    "TIMESTAMP",
+    "CAST",
+    "TRY_CAST",
+    "EXISTS",
+    "CREATE VIEW",
+    "CREATE TABLE",
+    "DROP VIEW",
+    "DROP TABLE",
+    "EXPLAIN",
+    "ANALYZE",
+    "SHOW",
+    "SET",
+    "TRUE",
+    "FALSE",
+    "OVER",
+    "PARTITION BY",
+    "QUALIFY",
+    "COPY",
+    "TO",
 ];
 
 /// Every table name (with `raw.` for the raw tables), column name and function name.
@@ -116,16 +171,16 @@ mod tests {
             complete("select devicen", 14, &words),
             (7, vec!["DeviceName".to_string()])
         );
-        assert_eq!(
-            complete("sel", 3, &words),
-            (0, vec!["select".to_string()])
-        );
+        assert_eq!(complete("sel", 3, &words), (0, vec!["select".to_string()]));
         assert_eq!(complete("SEL", 3, &words), (0, vec!["SELECT".to_string()]));
         assert_eq!(
             complete("FROM raw.Dev", 12, &words),
             (5, vec!["raw.DeviceProcessEvents".to_string()])
         );
-        assert_eq!(complete("\\ti", 3, &words), (0, vec!["\\timing".to_string()]));
+        assert_eq!(
+            complete("\\ti", 3, &words),
+            (0, vec!["\\timing".to_string()])
+        );
         assert_eq!(complete("SELECT ", 7, &words), (7, vec![]));
     }
 }

@@ -80,7 +80,10 @@ fn is_explain(schema: &datafusion::arrow::datatypes::Schema) -> bool {
     names == ["plan_type", "plan"]
 }
 
-async fn print_plans(mut stream: SendableRecordBatchStream, out: &mut dyn Write) -> Result<Printed> {
+async fn print_plans(
+    mut stream: SendableRecordBatchStream,
+    out: &mut dyn Write,
+) -> Result<Printed> {
     let mut rows = 0;
     while let Some(batch) = stream.next().await {
         let batch = batch.context("running the query")?;

@@ -23,11 +23,26 @@ use crate::rule::{self, RuleParams};
 /// The commands, for `\?` and completion.
 pub const COMMANDS: [(&str, &str); 10] = [
     ("\\?", "this help"),
-    ("\\d [TABLE]", "list the tables with their row counts, or a table's columns and types"),
-    ("\\timing [on|off]", "show each query's time (on by default)"),
-    ("\\format [table|csv|json|ndjson]", "how results are printed"),
-    ("\\maxrows [N|all]", "rows a table shows (the rest are counted)"),
-    ("\\o [FILE]", "write results to FILE (every row); \\o alone goes back to the screen"),
+    (
+        "\\d [TABLE]",
+        "list the tables with their row counts, or a table's columns and types",
+    ),
+    (
+        "\\timing [on|off]",
+        "show each query's time (on by default)",
+    ),
+    (
+        "\\format [table|csv|json|ndjson]",
+        "how results are printed",
+    ),
+    (
+        "\\maxrows [N|all]",
+        "rows a table shows (the rest are counted)",
+    ),
+    (
+        "\\o [FILE]",
+        "write results to FILE (every row); \\o alone goes back to the screen",
+    ),
     ("\\rule", "print the rule's SQL and its parameters"),
     (
         "\\detect [flags]",
@@ -35,7 +50,10 @@ pub const COMMANDS: [(&str, &str); 10] = [
          its rows stay queryable as Detections",
     ),
     ("\\q", "quit (also Ctrl-D, quit, exit)"),
-    ("Ctrl-C", "cancel the running query, or clear the line being typed"),
+    (
+        "Ctrl-C",
+        "cancel the running query, or clear the line being typed",
+    ),
 ];
 
 /// The table `\detect` leaves its rows in.
@@ -147,9 +165,8 @@ impl Shell {
             ]);
         }
         // The user's own tables and views.
-        let known = |name: &str| {
-            DefenderTable::from_name(name).is_some() || self.step(name).is_some()
-        };
+        let known =
+            |name: &str| DefenderTable::from_name(name).is_some() || self.step(name).is_some();
         let mut others: Vec<String> = self
             .ctx
             .catalog("datafusion")
@@ -185,12 +202,11 @@ impl Shell {
             .table_provider(reference.clone())
             .await
             .context(format!("\\d {name}"))?;
-        let defender = DefenderTable::from_name(reference.table())
-            .or_else(|| {
-                DefenderTable::ALL
-                    .into_iter()
-                    .find(|t| t.name().eq_ignore_ascii_case(reference.table()))
-            });
+        let defender = DefenderTable::from_name(reference.table()).or_else(|| {
+            DefenderTable::ALL
+                .into_iter()
+                .find(|t| t.name().eq_ignore_ascii_case(reference.table()))
+        });
         let mut table = plain_table();
         table.set_header(["#", "column", "type", "Arrow type", "nullable"]);
         for (i, field) in provider.schema().fields().iter().enumerate() {
@@ -260,7 +276,11 @@ impl Shell {
                 println!("{e}");
                 return Ok(());
             }
-            Err(e) => return Err(HuntError::usage(e.render().to_string().trim_end().to_string())),
+            Err(e) => {
+                return Err(HuntError::usage(
+                    e.render().to_string().trim_end().to_string(),
+                ));
+            }
         };
         let (mut request, output) = command.args.into_request(&self.lake_path)?;
         // The shell's now(), unless another lake (with its own reference time) is named.

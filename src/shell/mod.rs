@@ -73,6 +73,11 @@ pub struct SqlArgs {
     /// Query threads (default: the number of cores).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
+
+    /// `substring(s, start, length)` and `substr(...)` count from 1, as in SQL. Default: from
+    /// 0, as Kusto's `substring` (`kql_substring` is Kusto's either way).
+    #[arg(long)]
+    pub sql_substring: bool,
 }
 
 /// What the caller does after a command.
@@ -114,6 +119,7 @@ impl Shell {
             memory_limit: args.memory_limit,
             spill_dir: None,
             information_schema: true,
+            kusto_substring: !args.sql_substring,
         };
         let ctx = new_session(&session)?;
         let lake_path = args.lake.clone().unwrap_or_else(detect::sample_lake_path);
@@ -128,10 +134,10 @@ impl Shell {
             eprintln!("{note}");
         }
         lake.register(&ctx).await?;
-        let as_of = args
-            .as_of
-            .or(lake.reference_time)
-            .unwrap_or_else(now_nanos);
+        // Kusto's now(): the one given or the lake's; else each query's start (see ago()).
+        let fixed_now = args.as_of.or(lake.reference_time);
+        crate::functions::register_kql(&ctx, fixed_now);
+        let as_of = fixed_now.unwrap_or_else(now_nanos);
         let mut materialize = MaterializeOptions::default();
         if let Some(limit) = args.memory_limit {
             materialize.memory_budget = limit / 4;
@@ -298,7 +304,9 @@ impl Drop for Shell {
 /// The rule steps, for `\d`.
 impl Shell {
     fn step(&self, name: &str) -> Option<&Arc<RuleStep>> {
-        self.steps.iter().find(|s| s.name().eq_ignore_ascii_case(name))
+        self.steps
+            .iter()
+            .find(|s| s.name().eq_ignore_ascii_case(name))
     }
 }
 

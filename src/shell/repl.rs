@@ -43,11 +43,13 @@ impl Highlighter for ShellHelper {}
 impl Validator for ShellHelper {
     /// Enter inside an unfinished statement starts a new line of it.
     fn validate(&self, ctx: &mut ValidationContext<'_>) -> rustyline::Result<ValidationResult> {
-        Ok(if needs_more_input(ctx.input()) && !super::is_quit_word(ctx.input()) {
-            ValidationResult::Incomplete
-        } else {
-            ValidationResult::Valid(None)
-        })
+        Ok(
+            if needs_more_input(ctx.input()) && !super::is_quit_word(ctx.input()) {
+                ValidationResult::Incomplete
+            } else {
+                ValidationResult::Valid(None)
+            },
+        )
     }
 }
 

@@ -120,8 +120,8 @@ impl<'a> Scanner<'a> {
             self.pos += rest.find('\n').map_or(rest.len(), |i| i + 1);
             return Some(Token::Comment);
         }
-        if rest.starts_with("/*") {
-            self.pos += rest[2..].find("*/").map_or(rest.len(), |i| i + 4);
+        if let Some(body) = rest.strip_prefix("/*") {
+            self.pos += body.find("*/").map_or(rest.len(), |i| i + 4);
             return Some(Token::Comment);
         }
         if c == '\'' || c == '"' {
@@ -168,14 +168,20 @@ mod tests {
     #[test]
     fn statements_end_at_semicolons_outside_quotes_and_comments() {
         let mut buffer = StatementBuffer::new();
-        assert_eq!(buffer.push("SELECT 1; SELECT ';' -- a ; here\n"), vec![sql("SELECT 1")]);
+        assert_eq!(
+            buffer.push("SELECT 1; SELECT ';' -- a ; here\n"),
+            vec![sql("SELECT 1")]
+        );
         assert!(buffer.is_incomplete());
         assert_eq!(
             buffer.push("  , 'it''s;' /* ; */;\n"),
             vec![sql("SELECT ';' -- a ; here\n  , 'it''s;' /* ; */")]
         );
         assert!(!buffer.is_incomplete());
-        assert_eq!(buffer.push("SELECT \"a;b\" FROM t;"), vec![sql("SELECT \"a;b\" FROM t")]);
+        assert_eq!(
+            buffer.push("SELECT \"a;b\" FROM t;"),
+            vec![sql("SELECT \"a;b\" FROM t")]
+        );
     }
 
     #[test]
@@ -183,12 +189,18 @@ mod tests {
         let mut buffer = StatementBuffer::new();
         assert_eq!(
             buffer.push("\\d DeviceProcessEvents\nSELECT 1;\n"),
-            vec![Command::Meta("d DeviceProcessEvents".into()), sql("SELECT 1")]
+            vec![
+                Command::Meta("d DeviceProcessEvents".into()),
+                sql("SELECT 1")
+            ]
         );
         // Inside a statement a backslash line is SQL text, not a command.
         assert_eq!(buffer.push("SELECT\n"), vec![]);
         assert_eq!(buffer.push("\\q\n;"), vec![sql("SELECT\n\\q")]);
-        assert_eq!(buffer.push("\\timing;\n"), vec![Command::Meta("timing".into())]);
+        assert_eq!(
+            buffer.push("\\timing;\n"),
+            vec![Command::Meta("timing".into())]
+        );
     }
 
     #[test]

@@ -64,12 +64,15 @@ impl RuleStep {
                     .as_any()
                     .downcast_ref::<SessionState>()
                     .ok_or_else(|| {
-                        DataFusionError::Internal("the shell's session is not a SessionState".into())
+                        DataFusionError::Internal(
+                            "the shell's session is not a SessionState".into(),
+                        )
                     })?;
                 // A context over the same catalogs and runtime, to plan the step's SQL.
                 let ctx = SessionContext::new_with_state(state.clone());
                 let computed = async {
-                    let df = rule::plan_sql(&ctx, self.file, self.sql, self.bindings.clone()).await?;
+                    let df =
+                        rule::plan_sql(&ctx, self.file, self.sql, self.bindings.clone()).await?;
                     rule::materialize::materialize_table(
                         &ctx,
                         df,

@@ -547,10 +547,10 @@ pub fn kusto_substring(source: &str, start: i64, length: Option<i64>) -> &str {
     &source[byte_offset(source, start as usize)..byte_offset(source, end as usize)]
 }
 
-/// `kql_substring(s, start[, length])`: Kusto's `substring`, 0-based. It cannot be called
-/// `substring` in SQL: the parser reads `substring(...)` and `substr(...)` (with commas or with
-/// FROM/FOR) as syntax that DataFusion plans straight to its 1-based `substr`, without looking
-/// the name up, so those keep SQL's meaning.
+/// `kql_substring(s, start[, length])`: Kusto's `substring`, 0-based. The SQL parser reads
+/// `substring(...)` and `substr(...)` (with commas or FROM/FOR) as syntax, planned by the
+/// session's expression planners without a name lookup: [`KustoSubstringPlanner`] makes that
+/// syntax mean this function (the shell's default), otherwise it is DataFusion's 1-based one.
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct Substring {
     signature: Signature,
@@ -642,5 +642,25 @@ mod tests {
         assert_eq!(kusto_substring("äöü", 1, None), "öü");
         assert_eq!(kusto_substring("abc", 5, None), "");
         assert_eq!(kusto_substring("abc", 1, Some(-1)), "");
+    }
+}
+
+/// Plans the SQL `substring(...)` / `substr(...)` syntax (with commas or FROM/FOR) as Kusto's
+/// 0-based [`Substring`]: put first among a session's expression planners.
+#[derive(Debug, Default)]
+pub struct KustoSubstringPlanner;
+
+impl datafusion::logical_expr::planner::ExprPlanner for KustoSubstringPlanner {
+    fn plan_substring(
+        &self,
+        args: Vec<datafusion::logical_expr::Expr>,
+    ) -> Result<datafusion::logical_expr::planner::PlannerResult<Vec<datafusion::logical_expr::Expr>>>
+    {
+        let udf = std::sync::Arc::new(datafusion::logical_expr::ScalarUDF::from(
+            Substring::default(),
+        ));
+        Ok(datafusion::logical_expr::planner::PlannerResult::Planned(
+            udf.call(args),
+        ))
     }
 }
