@@ -63,6 +63,12 @@ pub struct DetectArgs {
     #[arg(long)]
     pub null_keys_match: bool,
 
+    /// Set aside files that cannot be read (not Parquet, truncated, a needed column of the
+    /// wrong type) and go on without them; they are listed in the summary. Default: such a
+    /// file stops the run.
+    #[arg(long)]
+    pub skip_bad_files: bool,
+
     /// Run the literal translation (the KQL's join structure) instead of the keyed plan.
     /// Same answer, much slower on large lakes; for cross-checking.
     #[arg(long)]
@@ -147,6 +153,7 @@ impl DetectArgs {
         request.keep_empty_in_sets = !self.drop_empty_in_sets;
         request.null_keys_match = self.null_keys_match;
         request.time_column = self.time_column;
+        request.skip_bad_files = self.skip_bad_files;
         request.plan = if self.literal {
             Plan::Literal
         } else {

@@ -33,6 +33,8 @@ pub struct DetectRequest {
     pub keep_empty_in_sets: bool,
     pub null_keys_match: bool,
     pub time_column: Option<String>,
+    /// Set aside unreadable files instead of failing (listed in the summary).
+    pub skip_bad_files: bool,
     pub plan: Plan,
     pub materialize: MaterializeOptions,
     pub session: SessionOptions,
@@ -53,6 +55,7 @@ impl DetectRequest {
             keep_empty_in_sets: defaults.keep_empty_in_sets,
             null_keys_match: defaults.null_keys_match,
             time_column: None,
+            skip_bad_files: false,
             plan: Plan::Keyed,
             materialize: MaterializeOptions::default(),
             session: SessionOptions::default(),
@@ -94,8 +97,15 @@ impl Detection {
             None => String::new(),
         };
         let rows = self.rows();
+        let skipped: String = self
+            .lake
+            .tables
+            .iter()
+            .flat_map(|t| &t.skipped)
+            .map(|s| format!("huntlake: skipped {} file {}: {}\n", s.table, s.file, s.reason))
+            .collect();
         format!(
-            "huntlake: scanned {scanned}{services}; {rows} detection{} in {:.2} s \
+            "{skipped}huntlake: scanned {scanned}{services}; {rows} detection{} in {:.2} s \
              (as of {}, lookback {})",
             if rows == 1 { "" } else { "s" },
             self.elapsed.as_secs_f64(),
@@ -114,6 +124,7 @@ pub async fn detect(request: &DetectRequest, notes: &mut dyn FnMut(&str)) -> Res
         &lake_root,
         &LakeOptions {
             time_column: request.time_column.clone(),
+            skip_bad_files: request.skip_bad_files,
         },
     )
     .await?;
@@ -146,14 +157,18 @@ pub async fn detect(request: &DetectRequest, notes: &mut dyn FnMut(&str)) -> Res
         keep_empty_in_sets: request.keep_empty_in_sets,
         null_keys_match: request.null_keys_match,
     };
-    let run = rule::run(
+    let run = match rule::run(
         &ctx,
         &params,
         request.plan,
         &request.materialize,
         &request.progress,
     )
-    .await?;
+    .await
+    {
+        Ok(run) => run,
+        Err(e) => return Err(name_the_file(&lake, e).await),
+    };
     Ok(Detection {
         batches: run.batches,
         params,
@@ -168,6 +183,18 @@ pub async fn detect(request: &DetectRequest, notes: &mut dyn FnMut(&str)) -> Res
         .collect(),
         elapsed: started.elapsed(),
     })
+}
+
+/// An error about bytes that are not UTF-8 comes from a query, which cannot say which file held
+/// them: find it.
+pub async fn name_the_file(lake: &Lake, error: HuntError) -> HuntError {
+    if !error
+        .to_string()
+        .contains(crate::functions::utf8_check::NOT_UTF8)
+    {
+        return error;
+    }
+    lake.explain_non_utf8().await.unwrap_or(error)
 }
 
 /// The output format: the flag, else the output file's extension, else a table on a terminal

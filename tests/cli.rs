@@ -947,3 +947,119 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// `--skip-bad-files`: a file that is not Parquet, a truncated one and one whose key column has
+/// the wrong type are set aside and listed; the answer is the lake's without them. Without the
+/// flag, the first one stops the run naming it.
+#[test]
+fn skip_bad_files_sets_aside_unreadable_files_and_lists_them() {
+    let lake = small_lake();
+    assert!(detected_services(&mut detect(lake.path())).contains(&"rare.exe".to_string()));
+    let clean = stdout_of(detect(lake.path()).args(["--format", "ndjson"]));
+
+    let corrupt = lake.write_corrupt(Table::Network, "date=2026-11-19/not-parquet.parquet");
+    let good = lake.add(
+        Table::File,
+        &[Row::file_write(DEVICE, "rare.exe", "second.txt")],
+    );
+    let truncated = lake.table_dir(Table::File).join("truncated.parquet");
+    let bytes = std::fs::read(&good).unwrap();
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    std::fs::remove_file(&good).unwrap();
+    let wrong_type = lake.write(
+        Table::Image,
+        &FileSpec::default().pid(PidType::Utf8),
+        &[Row::image_load(DEVICE, "rare.exe", "evil.dll")],
+    );
+
+    // Without the flag: the first bad file (in path order) of the first table stops the run.
+    fails(
+        &mut detect(lake.path()),
+        1,
+        &[
+            "DeviceNetworkEvents",
+            &corrupt.display().to_string(),
+            "not a readable Parquet file",
+        ],
+    );
+
+    let output = detect(lake.path())
+        .args(["--format", "ndjson", "--skip-bad-files"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(String::from_utf8(output.stdout).unwrap(), clean);
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    for (table, file, reason) in [
+        ("DeviceNetworkEvents", &corrupt, "not a readable Parquet file"),
+        ("DeviceFileEvents", &truncated, "not a readable Parquet file"),
+        ("DeviceImageLoadEvents", &wrong_type, "column InitiatingProcessId is Utf8"),
+    ] {
+        let line = stderr
+            .lines()
+            .find(|l| l.contains(&file.display().to_string()))
+            .unwrap_or_else(|| panic!("{} not listed in {stderr}", file.display()));
+        assert!(line.starts_with(&format!("huntlake: skipped {table} file ")), "{line}");
+        assert!(line.contains(reason), "{line}");
+    }
+
+    // Every file of a table unreadable: nothing to answer from.
+    let lake = small_lake();
+    std::fs::remove_dir_all(lake.table_dir(Table::Network)).unwrap();
+    lake.write_corrupt(Table::Network, "only.parquet");
+    fails(
+        detect(lake.path()).arg("--skip-bad-files"),
+        1,
+        &["DeviceNetworkEvents", "none of its 1 Parquet files is readable"],
+    );
+}
+
+/// A 10 MB command line goes through whole: no panic, no cut.
+#[test]
+fn a_ten_megabyte_command_line_goes_through() {
+    let lake = Lake::new();
+    let huge: String = "A".repeat(10 << 20);
+    let mut launch = Row::launch(DEVICE, "rare.exe", "cmd.exe");
+    launch.command_line = Some(huge.clone());
+    lake.add(Table::Process, &[launch]);
+    lake.fill_empty_tables();
+    let rows = ndjson_rows(&stdout_of(detect(lake.path()).args(["--format", "ndjson"])));
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["ChildCommandlines"], serde_json::json!([huge]));
+}
+
+/// Bytes that are not UTF-8 in a string column: one error naming the file, not a panic.
+#[test]
+fn non_utf8_bytes_name_the_file() {
+    use datafusion::arrow::array::BinaryArray;
+    let lake = small_lake();
+    let batch = record_batch(
+        Table::Process,
+        &FileSpec::default(),
+        &[Row::launch(DEVICE, "odd.exe", "x.exe")],
+    );
+    // FileName as raw bytes (BYTE_ARRAY without the UTF8 annotation, as some writers store
+    // strings), holding a byte sequence that is not UTF-8.
+    let index = batch.schema().index_of("FileName").unwrap();
+    let mut fields: Vec<Field> = batch
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    fields[index] = Field::new("FileName", DataType::Binary, true);
+    let mut columns = batch.columns().to_vec();
+    columns[index] = Arc::new(BinaryArray::from(vec![&b"x\xff\xfe.exe"[..]]));
+    let batch = RecordBatch::try_new(
+        Arc::new(datafusion::arrow::datatypes::Schema::new(fields)),
+        columns,
+    )
+    .unwrap();
+    let bad = lake.write_batch_with(Table::Process, "bytes.parquet", &batch, false);
+    let stderr = fails(&mut detect(lake.path()), 1, &["UTF-8"]);
+    assert!(
+        stderr.contains(&bad.display().to_string()),
+        "the message should name {}: {stderr}",
+        bad.display()
+    );
+}

@@ -511,9 +511,17 @@ impl SetStore {
                 let mut builder = StringBuilder::with_capacity(order.len(), total_bytes);
                 for &id in &order {
                     let bytes = self.bytes(&self.members[id as usize]);
-                    // Only whole UTF-8 strings were ever inserted.
-                    builder
-                        .append_value(std::str::from_utf8(bytes).expect("utf-8 by construction"));
+                    // String arrays are UTF-8, except when a Parquet writer's raw bytes were
+                    // read as strings unchecked (the lake's views check them; raw tables not).
+                    match std::str::from_utf8(bytes) {
+                        Ok(text) => builder.append_value(text),
+                        Err(_) => {
+                            return exec_err!(
+                                "make_set: a value holds {}",
+                                super::utf8_check::NOT_UTF8
+                            );
+                        }
+                    }
                 }
                 Arc::new(builder.finish())
             }

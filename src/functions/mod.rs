@@ -7,6 +7,7 @@ mod kernels;
 pub mod kql;
 pub mod kusto_datetime;
 pub mod make_set;
+pub mod utf8_check;
 
 use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
 use datafusion::prelude::SessionContext;
@@ -31,6 +32,7 @@ pub fn register_all(ctx: &SessionContext) {
         host_split::Part::DnsDomain,
     )));
     ctx.register_udf(ScalarUDF::from(kusto_datetime::KustoDatetime::default()));
+    ctx.register_udf(ScalarUDF::from(utf8_check::Utf8Checked::default()));
 }
 
 /// Registers the KQL-compatible functions (see [`kql`]) in `ctx`, next to [`register_all`]'s:

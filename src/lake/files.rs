@@ -60,12 +60,12 @@ pub async fn list_data_files(
     Ok(files)
 }
 
-/// Reads the footers of `files` (several at a time). The error names the file.
+/// Reads the footers of `files` (several at a time), in order; an error names its file.
 #[allow(deprecated)]
 pub async fn read_footers(
     store: &Arc<dyn ObjectStore>,
     files: Vec<ObjectMeta>,
-) -> Result<Vec<DataFile>, (ObjectMeta, String)> {
+) -> Vec<Result<DataFile, (ObjectMeta, String)>> {
     futures::stream::iter(files)
         .map(|meta| {
             let store = Arc::clone(store);
@@ -85,7 +85,7 @@ pub async fn read_footers(
             }
         })
         .buffered(16)
-        .try_collect()
+        .collect()
         .await
 }
 
@@ -127,6 +127,38 @@ pub fn timestamp_out_of_range(file: &DataFile, column: &str) -> Option<String> {
                 .map(|t| t.to_rfc3339())
                 .unwrap_or_else(|| format!("{v} ({unit:?} since 1970)"));
                 return Some(text);
+            }
+        }
+    }
+    None
+}
+
+/// The first of `columns` (raw-byte string columns) in `file` that holds a value that is not
+/// UTF-8 text. Reads only those columns; used to name the file once a run has met such bytes.
+#[allow(deprecated)]
+pub async fn first_non_utf8_column(
+    store: &Arc<dyn ObjectStore>,
+    file: &DataFile,
+    columns: &[String],
+) -> Option<String> {
+    use parquet::arrow::{ParquetRecordBatchStreamBuilder, ProjectionMask};
+    let indices: Vec<usize> = columns
+        .iter()
+        .filter_map(|c| file.schema.index_of(c).ok())
+        .collect();
+    if indices.is_empty() {
+        return None;
+    }
+    let reader = ParquetObjectReader::new(Arc::clone(store), file.meta.location.clone())
+        .with_file_size(file.meta.size);
+    let builder = ParquetRecordBatchStreamBuilder::new(reader).await.ok()?;
+    let mask = ProjectionMask::roots(builder.parquet_schema(), indices);
+    let mut stream = builder.with_projection(mask).build().ok()?;
+    while let Some(batch) = stream.next().await {
+        let batch = batch.ok()?;
+        for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
+            if crate::functions::utf8_check::first_invalid(column).is_some() {
+                return Some(field.name().clone());
             }
         }
     }

@@ -18,6 +18,7 @@ use std::collections::BTreeSet;
 use std::path::Path as FsPath;
 use std::sync::Arc;
 
+use datafusion::arrow::datatypes::DataType;
 use datafusion::catalog::{MemorySchemaProvider, TableProvider};
 use datafusion::common::{ScalarValue, TableReference};
 use datafusion::datasource::empty::EmptyTable;
@@ -46,6 +47,9 @@ pub const RAW_SCHEMA: &str = "raw";
 pub struct LakeOptions {
     /// Use this column as every table's time column instead of `TimeGenerated`/`Timestamp`.
     pub time_column: Option<String>,
+    /// Set aside files that cannot be read or used (reported in [`LakeTable::skipped`])
+    /// instead of failing.
+    pub skip_bad_files: bool,
 }
 
 /// Where a table's event time comes from.
@@ -75,6 +79,16 @@ pub struct LakeTable {
     pub location: String,
     pub files: Vec<DataFile>,
     pub time: TimeSource,
+    /// Files set aside by `--skip-bad-files`.
+    pub skipped: Vec<SkippedFile>,
+}
+
+/// A file `--skip-bad-files` set aside, and why.
+#[derive(Debug, Clone)]
+pub struct SkippedFile {
+    pub table: DefenderTable,
+    pub file: String,
+    pub reason: String,
 }
 
 impl LakeTable {
@@ -137,6 +151,35 @@ impl Lake {
             notes,
             location,
         })
+    }
+
+    /// After a run met bytes that are not UTF-8 (see `functions::utf8_check`): the first file
+    /// holding them, as an error naming the table, the file and the column.
+    pub async fn explain_non_utf8(&self) -> Option<HuntError> {
+        for t in &self.tables {
+            for file in &t.files {
+                let columns: Vec<String> = file
+                    .schema
+                    .fields()
+                    .iter()
+                    .filter(|f| stored_as_bytes(t, f.name()))
+                    .map(|f| f.name().clone())
+                    .collect();
+                if let Some(column) =
+                    files::first_non_utf8_column(&self.location.store, file, &columns).await
+                {
+                    return Some(HuntError::File {
+                        table: t.table.name().into(),
+                        file: self.location.describe(&file.meta.location),
+                        message: format!(
+                            "column {column} holds {}",
+                            crate::functions::utf8_check::NOT_UTF8
+                        ),
+                    });
+                }
+            }
+        }
+        None
     }
 
     pub fn table(&self, table: DefenderTable) -> &LakeTable {
@@ -227,18 +270,46 @@ async fn open_table(
             message,
         });
     }
-    let data_files = files::read_footers(store, non_empty)
-        .await
-        .map_err(|(meta, message)| HuntError::File {
-            table: table.name().into(),
-            file: lake.describe(&meta.location),
-            message: format!("not a readable Parquet file: {message}"),
-        })?;
+    // Every file's problem, in path order: the first one fails the run, or, with
+    // --skip-bad-files, each bad file is set aside and reported.
+    let mut bad: Vec<(Path, String)> = Vec::new();
+    let mut data_files = Vec::new();
+    for footer in files::read_footers(store, non_empty).await {
+        match footer {
+            Ok(file) => data_files.push(file),
+            Err((meta, message)) => bad.push((
+                meta.location,
+                format!("not a readable Parquet file: {message}"),
+            )),
+        }
+    }
+
+    if data_files.is_empty() {
+        // Nothing readable: the first bad file says why.
+        let (file, message) = &bad[0];
+        return Err(match options.skip_bad_files {
+            false => HuntError::File {
+                table: table.name().into(),
+                file: lake.describe(file),
+                message: message.clone(),
+            },
+            true => HuntError::Table {
+                table: table.name().into(),
+                path: location,
+                message: format!(
+                    "none of its {} Parquet files is readable (--skip-bad-files set them all \
+                     aside; the first: {}: {message})",
+                    bad.len(),
+                    lake.describe(file)
+                ),
+            },
+        });
+    }
 
     // The rule's columns: each in some file, and of a usable type wherever it is.
-    let present: BTreeSet<&str> = data_files
+    let present: BTreeSet<String> = data_files
         .iter()
-        .flat_map(|f| f.schema.fields().iter().map(|field| field.name().as_str()))
+        .flat_map(|f| f.schema.fields().iter().map(|field| field.name().clone()))
         .collect();
     let time = choose_time_source(table, &data_files, &present, &location, options)?;
     let mut checked: Vec<(&str, KustoType)> = table
@@ -251,8 +322,46 @@ async fn open_table(
         TimeSource::TimeGeneratedElseTimestamp => vec!["TimeGenerated", "Timestamp"],
     };
     checked.extend(time_columns.iter().map(|c| (*c, KustoType::Datetime)));
-    for (name, kusto_type) in &checked {
-        if !present.contains(name) {
+    data_files.retain(|file| match file_problem(file, &checked) {
+        None => true,
+        Some(problem) => {
+            bad.push((file.meta.location.clone(), problem));
+            false
+        }
+    });
+    bad.sort_by(|a, b| a.0.cmp(&b.0));
+    let skipped = match bad.first() {
+        Some((file, message)) if !options.skip_bad_files => {
+            return Err(HuntError::File {
+                table: table.name().into(),
+                file: lake.describe(file),
+                message: message.clone(),
+            });
+        }
+        _ => bad
+            .into_iter()
+            .map(|(file, reason)| SkippedFile {
+                table,
+                file: lake.describe(&file),
+                reason,
+            })
+            .collect::<Vec<_>>(),
+    };
+    if data_files.is_empty() {
+        return Err(HuntError::Table {
+            table: table.name().into(),
+            path: location,
+            message: format!(
+                "none of its {} Parquet files is readable (--skip-bad-files set them all aside)",
+                skipped.len()
+            ),
+        });
+    }
+    for (name, _) in &checked {
+        if !data_files
+            .iter()
+            .any(|f| f.schema.field_with_name(name).is_ok())
+        {
             return Err(HuntError::Table {
                 table: table.name().into(),
                 path: location.clone(),
@@ -262,46 +371,45 @@ async fn open_table(
                 ),
             });
         }
-        for file in &data_files {
-            if let Ok(field) = file.schema.field_with_name(name)
-                && !kusto_type.accepts(field.data_type())
-            {
-                return Err(HuntError::File {
-                    table: table.name().into(),
-                    file: lake.describe(&file.meta.location),
-                    message: format!(
-                        "column {name} is {}, expected {}",
-                        field.data_type(),
-                        kusto_type.describe()
-                    ),
-                });
-            }
-            if *kusto_type == KustoType::Datetime
-                && let Some(value) = files::timestamp_out_of_range(file, name)
-            {
-                return Err(HuntError::File {
-                    table: table.name().into(),
-                    file: lake.describe(&file.meta.location),
-                    message: format!(
-                        "column {name} holds {value}, outside the years 1677-2262 that \
-                         huntlake's nanosecond datetimes can hold"
-                    ),
-                });
-            }
-        }
     }
     Ok(LakeTable {
         table,
         location,
         files: data_files,
         time,
+        skipped,
     })
+}
+
+/// What makes `file` unusable for the rule: a needed column of a type that cannot hold it, or
+/// a datetime that nanoseconds cannot hold.
+fn file_problem(file: &DataFile, checked: &[(&str, KustoType)]) -> Option<String> {
+    for (name, kusto_type) in checked {
+        if let Ok(field) = file.schema.field_with_name(name)
+            && !kusto_type.accepts(field.data_type())
+        {
+            return Some(format!(
+                "column {name} is {}, expected {}",
+                field.data_type(),
+                kusto_type.describe()
+            ));
+        }
+        if *kusto_type == KustoType::Datetime
+            && let Some(value) = files::timestamp_out_of_range(file, name)
+        {
+            return Some(format!(
+                "column {name} holds {value}, outside the years 1677-2262 that huntlake's \
+                 nanosecond datetimes can hold"
+            ));
+        }
+    }
+    None
 }
 
 fn choose_time_source(
     table: DefenderTable,
     files: &[DataFile],
-    present: &BTreeSet<&str>,
+    present: &BTreeSet<String>,
     location: &str,
     options: &LakeOptions,
 ) -> Result<TimeSource> {
@@ -440,6 +548,9 @@ async fn kusto_view(
     let kusto_datetime = ctx
         .udf("kusto_datetime")
         .context("the kusto_datetime function")?;
+    let utf8_checked = ctx
+        .udf("utf8_checked")
+        .context("the utf8_checked function")?;
     let empty = lit(ScalarValue::Utf8View(Some(String::new())));
     let exprs: Vec<Expr> = t
         .table
@@ -453,6 +564,14 @@ async fn kusto_view(
                         coalesce(vec![ident("TimeGenerated"), ident("Timestamp")])
                     }
                 }]),
+                (_, KustoType::String | KustoType::Dynamic | KustoType::Guid)
+                    if stored_as_bytes(t, &c.name) =>
+                {
+                    utf8_checked.call(vec![
+                        coalesce(vec![ident(&c.name), empty.clone()]),
+                        lit(c.name.as_str()),
+                    ])
+                }
                 (_, KustoType::String | KustoType::Dynamic | KustoType::Guid) => {
                     coalesce(vec![ident(&c.name), empty.clone()])
                 }
@@ -470,4 +589,24 @@ async fn kusto_view(
         .context(format!("the Kusto view of {}", t.table))?
         .into_view();
     Ok(view)
+}
+
+/// True when some file of `t` stores string column `name` as raw bytes (BYTE_ARRAY without the
+/// UTF8 annotation): those values reach the engine unchecked, so the view checks them.
+fn stored_as_bytes(t: &LakeTable, name: &str) -> bool {
+    let is_string = t.table.column(name).is_some_and(|c| {
+        matches!(
+            c.kusto_type,
+            KustoType::String | KustoType::Dynamic | KustoType::Guid
+        )
+    });
+    is_string
+        && t.files.iter().any(|f| {
+        f.schema.field_with_name(name).is_ok_and(|field| {
+            matches!(
+                field.data_type(),
+                DataType::Binary | DataType::LargeBinary | DataType::BinaryView
+            )
+        })
+    })
 }

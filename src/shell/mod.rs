@@ -74,6 +74,10 @@ pub struct SqlArgs {
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
 
+    /// Set aside files that cannot be read, with a note for each (as for detect).
+    #[arg(long)]
+    pub skip_bad_files: bool,
+
     /// `substring(s, start, length)` and `substr(...)` count from 1, as in SQL. Default: from
     /// 0, as Kusto's `substring` (`kql_substring` is Kusto's either way).
     #[arg(long)]
@@ -127,11 +131,18 @@ impl Shell {
             &lake_path.to_string_lossy(),
             &LakeOptions {
                 time_column: args.time_column.clone(),
+                skip_bad_files: args.skip_bad_files,
             },
         )
         .await?;
         for note in &lake.notes {
             eprintln!("{note}");
+        }
+        for skipped in lake.tables.iter().flat_map(|t| &t.skipped) {
+            eprintln!(
+                "note: skipped {} file {}: {}",
+                skipped.table, skipped.file, skipped.reason
+            );
         }
         lake.register(&ctx).await?;
         // Kusto's now(): the one given or the lake's; else each query's start (see ago()).
@@ -180,7 +191,10 @@ impl Shell {
     pub async fn execute(&mut self, command: &Command) -> Result<Flow> {
         match command {
             Command::Sql(sql) if is_quit_word(sql) => Ok(Flow::Quit),
-            Command::Sql(sql) => self.run_sql(sql).await.map(|()| Flow::Continue),
+            Command::Sql(sql) => match self.run_sql(sql).await {
+                Ok(()) => Ok(Flow::Continue),
+                Err(e) => Err(detect::name_the_file(&self.lake, e).await),
+            },
             Command::Meta(line) => self.meta(line).await,
         }
     }
