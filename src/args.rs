@@ -69,6 +69,16 @@ pub struct DetectArgs {
     #[arg(long)]
     pub skip_bad_files: bool,
 
+    /// Files in time partitions (date=YYYY-MM-DD/, y=/m=/d=[/h=]/ folders) that end this long
+    /// before the window are not opened: the slack allows for exports that partition by
+    /// another time than the rule's (event time vs ingestion time).
+    #[arg(long, value_name = "SPAN", default_value = "1d", value_parser = parse_span)]
+    pub partition_slack: i64,
+
+    /// Open every file, whatever its partition folder says.
+    #[arg(long)]
+    pub no_partition_pruning: bool,
+
     /// Run the literal translation (the KQL's join structure) instead of the keyed plan.
     /// Same answer, much slower on large lakes; for cross-checking.
     #[arg(long)]
@@ -154,6 +164,7 @@ impl DetectArgs {
         request.null_keys_match = self.null_keys_match;
         request.time_column = self.time_column;
         request.skip_bad_files = self.skip_bad_files;
+        request.partition_slack = (!self.no_partition_pruning).then_some(self.partition_slack);
         request.plan = if self.literal {
             Plan::Literal
         } else {

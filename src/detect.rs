@@ -21,6 +21,9 @@ pub fn sample_lake_path() -> PathBuf {
         .join("sample-lake")
 }
 
+/// How far before the window a partition must end to be left unopened (see `--partition-slack`).
+pub const DEFAULT_PARTITION_SLACK: i64 = 86_400 * 1_000_000_000;
+
 #[derive(Debug, Clone)]
 pub struct DetectRequest {
     pub lake: PathBuf,
@@ -35,6 +38,9 @@ pub struct DetectRequest {
     pub time_column: Option<String>,
     /// Set aside unreadable files instead of failing (listed in the summary).
     pub skip_bad_files: bool,
+    /// Partition pruning: files in time partitions ending more than this before the window
+    /// are not opened. `None`: every file is opened.
+    pub partition_slack: Option<i64>,
     pub plan: Plan,
     pub materialize: MaterializeOptions,
     pub session: SessionOptions,
@@ -56,6 +62,7 @@ impl DetectRequest {
             null_keys_match: defaults.null_keys_match,
             time_column: None,
             skip_bad_files: false,
+            partition_slack: Some(DEFAULT_PARTITION_SLACK),
             plan: Plan::Keyed,
             materialize: MaterializeOptions::default(),
             session: SessionOptions::default(),
@@ -74,7 +81,25 @@ pub struct Detection {
     pub spilled: bool,
     /// Each step's physical plan with its metrics (printed by `--explain`).
     pub plans: Vec<(String, String)>,
+    /// Bytes the scans read from the lake's files.
+    pub bytes_read: u64,
     pub elapsed: std::time::Duration,
+}
+
+/// `123.4 MiB`.
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
 }
 
 impl Detection {
@@ -91,6 +116,20 @@ impl Detection {
             .map(|t| format!("{} {} rows", t.table, t.rows()))
             .collect::<Vec<_>>()
             .join(", ");
+        let (pruned_files, pruned_bytes) = self
+            .lake
+            .tables
+            .iter()
+            .fold((0, 0), |(n, b), t| (n + t.pruned.0, b + t.pruned.1));
+        let pruned = if pruned_files > 0 {
+            format!(
+                "; {pruned_files} file{} ({}) in partitions before the window not opened",
+                if pruned_files == 1 { "" } else { "s" },
+                human_bytes(pruned_bytes)
+            )
+        } else {
+            String::new()
+        };
         let services = match self.service_launches {
             Some(n) if self.spilled => format!("; {n} service launches (spilled to disk)"),
             Some(n) => format!("; {n} service launches"),
@@ -102,11 +141,17 @@ impl Detection {
             .tables
             .iter()
             .flat_map(|t| &t.skipped)
-            .map(|s| format!("huntlake: skipped {} file {}: {}\n", s.table, s.file, s.reason))
+            .map(|s| {
+                format!(
+                    "huntlake: skipped {} file {}: {}\n",
+                    s.table, s.file, s.reason
+                )
+            })
             .collect();
         format!(
-            "{skipped}huntlake: scanned {scanned}{services}; {rows} detection{} in {:.2} s \
-             (as of {}, lookback {})",
+            "{skipped}huntlake: scanned {scanned}{pruned}; read {} of Parquet{services}; {rows} \
+             detection{} in {:.2} s (as of {}, lookback {})",
+            human_bytes(self.bytes_read),
             if rows == 1 { "" } else { "s" },
             self.elapsed.as_secs_f64(),
             format_rfc3339(self.params.as_of),
@@ -125,6 +170,11 @@ pub async fn detect(request: &DetectRequest, notes: &mut dyn FnMut(&str)) -> Res
         &LakeOptions {
             time_column: request.time_column.clone(),
             skip_bad_files: request.skip_bad_files,
+            window: request.partition_slack.map(|slack| crate::lake::Window {
+                as_of: request.as_of,
+                lookback: request.lookback,
+                slack,
+            }),
         },
     )
     .await?;
@@ -181,6 +231,7 @@ pub async fn detect(request: &DetectRequest, notes: &mut dyn FnMut(&str)) -> Res
         ))
         .chain(run.plans)
         .collect(),
+        bytes_read: request.progress.bytes_read(),
         elapsed: started.elapsed(),
     })
 }

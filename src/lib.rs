@@ -19,5 +19,6 @@ pub mod scan_order;
 pub mod session;
 pub mod shell;
 pub mod time;
+pub mod window_pruning;
 
 pub use error::{HuntError, Result};

@@ -18,6 +18,8 @@ struct State {
     total_files: u64,
     /// Files processed by plans that have finished.
     finished_files: u64,
+    /// Bytes read by the scans of plans that have finished.
+    finished_bytes: u64,
     /// The plan running now.
     running: Option<Arc<dyn ExecutionPlan>>,
     /// What the run is doing, for the bar's message.
@@ -52,7 +54,8 @@ impl ScanProgress {
     pub fn finish(&self) {
         self.with_state(|s| {
             if let Some(plan) = s.running.take() {
-                s.finished_files += files_processed(plan.as_ref());
+                s.finished_files += metric_sum(plan.as_ref(), "files_processed");
+                s.finished_bytes += metric_sum(plan.as_ref(), "bytes_scanned");
             }
         });
     }
@@ -60,7 +63,10 @@ impl ScanProgress {
     /// Files processed so far and files in all, the first never above the second.
     pub fn files(&self) -> (u64, u64) {
         self.with_state(|s| {
-            let running = s.running.as_deref().map_or(0, files_processed);
+            let running = s
+                .running
+                .as_deref()
+                .map_or(0, |p| metric_sum(p, "files_processed"));
             (
                 (s.finished_files + running).min(s.total_files),
                 s.total_files,
@@ -68,22 +74,28 @@ impl ScanProgress {
         })
     }
 
+    /// Bytes the finished plans' Parquet scans read.
+    pub fn bytes_read(&self) -> u64 {
+        self.with_state(|s| s.finished_bytes)
+    }
+
     pub fn step(&self) -> &'static str {
         self.with_state(|s| s.step)
     }
 }
 
-/// `files_processed` summed over the plan's Parquet scans. A file split into byte ranges
-/// counts once per range, hence the clamp in [`ScanProgress::files`].
-fn files_processed(plan: &dyn ExecutionPlan) -> u64 {
+/// Metric `name` summed over the plan's nodes (`files_processed`, `bytes_scanned` of its
+/// Parquet scans). A file split into byte ranges counts once per range in `files_processed`,
+/// hence the clamp in [`ScanProgress::files`].
+fn metric_sum(plan: &dyn ExecutionPlan, name: &str) -> u64 {
     let own = plan
         .metrics()
-        .and_then(|m| m.sum_by_name("files_processed"))
+        .and_then(|m| m.sum_by_name(name))
         .map_or(0, |v| v.as_usize() as u64);
     own + plan
         .children()
         .into_iter()
-        .map(|child| files_processed(child.as_ref()))
+        .map(|child| metric_sum(child.as_ref(), name))
         .sum::<u64>()
 }
 

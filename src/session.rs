@@ -14,6 +14,7 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 use crate::error::{HuntError, QueryContext, Result};
 use crate::functions;
 use crate::scan_order::MembershipFiltersFirst;
+use crate::window_pruning::WindowPruning;
 
 #[derive(Debug, Clone, Default)]
 pub struct SessionOptions {
@@ -87,7 +88,8 @@ pub fn new_session(options: &SessionOptions) -> Result<SessionContext> {
         .with_config(config)
         .with_runtime_env(runtime)
         .with_default_features()
-        .with_physical_optimizer_rule(Arc::new(MembershipFiltersFirst));
+        .with_physical_optimizer_rule(Arc::new(MembershipFiltersFirst))
+        .with_physical_optimizer_rule(Arc::new(WindowPruning));
     if options.kusto_substring
         && let Some(planners) = state.expr_planners()
     {

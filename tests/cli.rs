@@ -987,19 +987,38 @@ fn skip_bad_files_sets_aside_unreadable_files_and_lists_them() {
         .args(["--format", "ndjson", "--skip-bad-files"])
         .output()
         .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert_eq!(String::from_utf8(output.stdout).unwrap(), clean);
     let stderr = String::from_utf8(output.stderr).unwrap();
     for (table, file, reason) in [
-        ("DeviceNetworkEvents", &corrupt, "not a readable Parquet file"),
-        ("DeviceFileEvents", &truncated, "not a readable Parquet file"),
-        ("DeviceImageLoadEvents", &wrong_type, "column InitiatingProcessId is Utf8"),
+        (
+            "DeviceNetworkEvents",
+            &corrupt,
+            "not a readable Parquet file",
+        ),
+        (
+            "DeviceFileEvents",
+            &truncated,
+            "not a readable Parquet file",
+        ),
+        (
+            "DeviceImageLoadEvents",
+            &wrong_type,
+            "column InitiatingProcessId is Utf8",
+        ),
     ] {
         let line = stderr
             .lines()
             .find(|l| l.contains(&file.display().to_string()))
             .unwrap_or_else(|| panic!("{} not listed in {stderr}", file.display()));
-        assert!(line.starts_with(&format!("huntlake: skipped {table} file ")), "{line}");
+        assert!(
+            line.starts_with(&format!("huntlake: skipped {table} file ")),
+            "{line}"
+        );
         assert!(line.contains(reason), "{line}");
     }
 
@@ -1010,7 +1029,10 @@ fn skip_bad_files_sets_aside_unreadable_files_and_lists_them() {
     fails(
         detect(lake.path()).arg("--skip-bad-files"),
         1,
-        &["DeviceNetworkEvents", "none of its 1 Parquet files is readable"],
+        &[
+            "DeviceNetworkEvents",
+            "none of its 1 Parquet files is readable",
+        ],
     );
 }
 
@@ -1062,4 +1084,81 @@ fn non_utf8_bytes_name_the_file() {
         "the message should name {}: {stderr}",
         bad.display()
     );
+}
+
+/// Partition pruning: a partition that ends more than a day (the default slack) before the
+/// window is never opened, so even a corrupt file there costs nothing; rows in a partition
+/// inside the slack still count. `--no-partition-pruning` opens everything.
+#[test]
+fn partitions_before_the_window_are_not_opened() {
+    let lake = small_lake();
+    let baseline = stdout_of(detect(lake.path()).args(["--format", "ndjson"]));
+    // The window is (2026-11-05T12:00Z, 2026-11-19T12:00Z].
+    let old = lake.write_corrupt(Table::Process, "date=2026-10-01/part-0.parquet");
+    let y_m_d = lake.write_corrupt(Table::Network, "y=2026/m=11/d=03/h=23/m=00/PT1H.parquet");
+    // Inside the slack: a row of the window filed under the day before it (event time vs
+    // ingestion time), still found.
+    let mut late = Row::file_write(DEVICE, "rare.exe", "late.txt");
+    late.time = Some(at("2026-11-05T12:00:01Z"));
+    lake.write(
+        Table::File,
+        &FileSpec::default().folder(Folder::Custom("date=2026-11-04".into())),
+        &[late],
+    );
+
+    let output = detect(lake.path())
+        .args(["--format", "ndjson"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let rows = ndjson_rows(&String::from_utf8(output.stdout).unwrap());
+    let before = ndjson_rows(&baseline);
+    assert_eq!(rows.len(), before.len());
+    let rare = rows
+        .iter()
+        .find(|r| r["ServiceProcess"] == "rare.exe")
+        .unwrap();
+    assert_eq!(
+        rare["FilesModified"],
+        serde_json::json!(["drop.txt", "late.txt"])
+    );
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains("; 2 files (")
+            && stderr.contains(" in partitions before the window not opened"),
+        "{stderr}"
+    );
+
+    // With a smaller slack the 11-04 partition is outside too; without pruning, the corrupt
+    // files are read and named.
+    let output = detect(lake.path())
+        .args(["--format", "ndjson", "--partition-slack", "1h"])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let rows = ndjson_rows(&String::from_utf8(output.stdout).unwrap());
+    let rare = rows
+        .iter()
+        .find(|r| r["ServiceProcess"] == "rare.exe")
+        .unwrap();
+    assert_eq!(rare["FilesModified"], serde_json::json!(["drop.txt"]));
+    // Without pruning the corrupt files are read, and the first is named.
+    fails(
+        detect(lake.path()).arg("--no-partition-pruning"),
+        1,
+        &[&old.display().to_string()],
+    );
+    let output = detect(lake.path())
+        .args(["--no-partition-pruning", "--skip-bad-files"])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    for file in [&old, &y_m_d] {
+        assert!(stderr.contains(&file.display().to_string()), "{stderr}");
+    }
 }

@@ -46,6 +46,46 @@ pub fn is_data_file(prefix: &Path, location: &Path) -> bool {
     is_parquet && !hidden
 }
 
+/// When `location` sits in a time partition below `prefix` (`date=2026-11-19/`,
+/// `y=2026/m=11/d=19/`, `year=/month=/day=`, with an optional `h=HH/` hour below it), the end
+/// of that partition's time range (exclusive), in nanoseconds since the epoch.
+pub fn partition_end(prefix: &Path, location: &Path) -> Option<i64> {
+    let parts: Vec<String> = location
+        .prefix_match(prefix)?
+        .map(|p| p.as_ref().to_string())
+        .collect();
+    let folders = &parts[..parts.len().saturating_sub(1)];
+    let (mut year, mut month, mut day, mut hour) = (None, None, None, None);
+    for folder in folders {
+        let Some((key, value)) = folder.split_once('=') else {
+            continue;
+        };
+        let number = || value.parse::<u32>().ok();
+        match key.to_ascii_lowercase().as_str() {
+            "date" | "dt" | "day" if value.len() == 10 => {
+                let date = chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d").ok()?;
+                use chrono::Datelike;
+                (year, month, day) = (Some(date.year()), Some(date.month()), Some(date.day()));
+            }
+            "y" | "year" => year = Some(number()? as i32),
+            // After the hour, `m=` is the minute (the streaming API's `h=HH/m=00/`).
+            "m" | "month" if hour.is_none() => month = Some(number()?),
+            "d" | "day" => day = Some(number()?),
+            "h" | "hour" => hour = Some(number()?),
+            _ => {}
+        }
+    }
+    let date = chrono::NaiveDate::from_ymd_opt(year?, month?, day?)?;
+    const HOUR: i64 = 3_600 * 1_000_000_000;
+    let (start_hour, length) = match hour {
+        Some(h) if h < 24 => (h as i64, HOUR),
+        Some(_) => return None,
+        None => (0, 24 * HOUR),
+    };
+    let start = date.and_hms_opt(0, 0, 0)?.and_utc().timestamp_nanos_opt()?;
+    Some(start + start_hour * HOUR + length)
+}
+
 /// Lists the data files below `prefix`, sorted by path.
 pub async fn list_data_files(
     store: &Arc<dyn ObjectStore>,
@@ -163,4 +203,34 @@ pub async fn first_non_utf8_column(
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn end(path: &str) -> Option<String> {
+        partition_end(&Path::from("lake/T"), &Path::from(format!("lake/T/{path}")))
+            .map(|n| chrono::DateTime::from_timestamp_nanos(n).to_rfc3339())
+    }
+
+    #[test]
+    fn partition_folders_give_the_end_of_their_range() {
+        assert_eq!(
+            end("date=2026-11-19/part-0.parquet").as_deref(),
+            Some("2026-11-20T00:00:00+00:00")
+        );
+        assert_eq!(
+            end("y=2026/m=11/d=19/h=07/m=00/PT1H.parquet").as_deref(),
+            Some("2026-11-19T08:00:00+00:00")
+        );
+        assert_eq!(
+            end("tenantId=x/year=2026/month=02/day=28/a.parquet").as_deref(),
+            Some("2026-03-01T00:00:00+00:00")
+        );
+        assert_eq!(end("2026/11/19/a.parquet"), None);
+        assert_eq!(end("y=2026/m=11/a.parquet"), None);
+        assert_eq!(end("date=2026-13-01/a.parquet"), None);
+        assert_eq!(end("date=2026-11-19.parquet"), None);
+    }
 }

@@ -50,6 +50,31 @@ pub struct LakeOptions {
     /// Set aside files that cannot be read or used (reported in [`LakeTable::skipped`])
     /// instead of failing.
     pub skip_bad_files: bool,
+    /// The run's time window: files in time partitions wholly before it are not opened.
+    pub window: Option<Window>,
+}
+
+/// A detection's time window, for partition pruning.
+#[derive(Debug, Clone)]
+pub struct Window {
+    /// `now()`; `None`: the lake's reference time, else now.
+    pub as_of: Option<i64>,
+    pub lookback: i64,
+    /// How far a partition's folder date may be from the rows' time column (an export that
+    /// partitions by event time while the rule reads ingestion time): a partition is skipped
+    /// only when it ends this long before the window starts.
+    pub slack: i64,
+}
+
+impl Window {
+    /// The window's exclusive start.
+    pub fn since(&self, reference_time: Option<i64>) -> i64 {
+        let as_of = self
+            .as_of
+            .or(reference_time)
+            .unwrap_or_else(crate::time::now_nanos);
+        as_of.saturating_sub(self.lookback)
+    }
 }
 
 /// Where a table's event time comes from.
@@ -81,6 +106,8 @@ pub struct LakeTable {
     pub time: TimeSource,
     /// Files set aside by `--skip-bad-files`.
     pub skipped: Vec<SkippedFile>,
+    /// Files in partitions wholly before the window, not opened: how many, and their bytes.
+    pub pruned: (usize, u64),
 }
 
 /// A file `--skip-bad-files` set aside, and why.
@@ -116,6 +143,11 @@ impl Lake {
         if !location.is_local() {
             check_reachable(&location).await?;
         }
+        let reference_time = read_reference_time(&location).await?;
+        let since = options
+            .window
+            .as_ref()
+            .map(|w| w.since(reference_time) - w.slack);
         let mut tables = Vec::new();
         let mut notes = Vec::new();
         for table in DefenderTable::ALL {
@@ -137,13 +169,13 @@ impl Lake {
                     ),
                 });
             }
-            let lake_table = open_table(&location, table, &prefix, described, options).await?;
+            let lake_table =
+                open_table(&location, table, &prefix, described, options, since).await?;
             if let Some(note) = time_note(&lake_table) {
                 notes.push(note);
             }
             tables.push(lake_table);
         }
-        let reference_time = read_reference_time(&location).await?;
         Ok(Lake {
             root: location.display.clone(),
             tables,
@@ -245,6 +277,7 @@ async fn open_table(
     prefix: &Path,
     location: String,
     options: &LakeOptions,
+    prune_before: Option<i64>,
 ) -> Result<LakeTable> {
     let store = &lake.store;
     let listed = files::list_data_files(store, prefix)
@@ -255,7 +288,34 @@ async fn open_table(
             message: format!("cannot list files: {e}"),
         })?;
     let listed_count = listed.len();
-    let non_empty: Vec<_> = listed.into_iter().filter(|m| m.size > 0).collect();
+    let mut non_empty: Vec<_> = listed.into_iter().filter(|m| m.size > 0).collect();
+    let mut pruned = (0usize, 0u64);
+    if let Some(before) = prune_before {
+        non_empty.retain(|m| match files::partition_end(prefix, &m.location) {
+            Some(end) if end <= before => {
+                pruned.0 += 1;
+                pruned.1 += m.size;
+                false
+            }
+            _ => true,
+        });
+        if non_empty.is_empty() && pruned.0 > 0 {
+            // Every partition is before the window: an empty table, not an error.
+            return Ok(LakeTable {
+                table,
+                location,
+                files: Vec::new(),
+                time: TimeSource::Column(
+                    options
+                        .time_column
+                        .clone()
+                        .unwrap_or_else(|| "TimeGenerated".into()),
+                ),
+                skipped: Vec::new(),
+                pruned,
+            });
+        }
+    }
     if non_empty.is_empty() {
         let message = if listed_count == 0 {
             "no Parquet files (*.parquet) in the table's folder".to_string()
@@ -378,6 +438,7 @@ async fn open_table(
         files: data_files,
         time,
         skipped,
+        pruned,
     })
 }
 
@@ -602,11 +663,11 @@ fn stored_as_bytes(t: &LakeTable, name: &str) -> bool {
     });
     is_string
         && t.files.iter().any(|f| {
-        f.schema.field_with_name(name).is_ok_and(|field| {
-            matches!(
-                field.data_type(),
-                DataType::Binary | DataType::LargeBinary | DataType::BinaryView
-            )
+            f.schema.field_with_name(name).is_ok_and(|field| {
+                matches!(
+                    field.data_type(),
+                    DataType::Binary | DataType::LargeBinary | DataType::BinaryView
+                )
+            })
         })
-    })
 }

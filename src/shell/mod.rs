@@ -132,6 +132,8 @@ impl Shell {
             &LakeOptions {
                 time_column: args.time_column.clone(),
                 skip_bad_files: args.skip_bad_files,
+                // Ad-hoc queries have no window: every file stays queryable.
+                window: None,
             },
         )
         .await?;
