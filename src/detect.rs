@@ -175,6 +175,7 @@ pub async fn detect(request: &DetectRequest, notes: &mut dyn FnMut(&str)) -> Res
                 lookback: request.lookback,
                 slack,
             }),
+            allow_missing_tables: false,
         },
     )
     .await?;

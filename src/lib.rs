@@ -10,6 +10,7 @@ pub mod detect;
 pub mod error;
 pub mod functions;
 pub mod generate;
+pub mod ingest;
 pub mod lake;
 pub mod output;
 pub mod progress;

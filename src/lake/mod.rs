@@ -52,6 +52,8 @@ pub struct LakeOptions {
     pub skip_bad_files: bool,
     /// The run's time window: files in time partitions wholly before it are not opened.
     pub window: Option<Window>,
+    /// A table without a folder is empty (the shell), instead of an error (the rule).
+    pub allow_missing_tables: bool,
 }
 
 /// A detection's time window, for partition pruning.
@@ -119,6 +121,18 @@ pub struct SkippedFile {
 }
 
 impl LakeTable {
+    /// A table with no files (its raw table is empty, with the Defender schema).
+    fn empty(table: DefenderTable, location: String) -> LakeTable {
+        LakeTable {
+            table,
+            location,
+            files: Vec::new(),
+            time: TimeSource::Column("TimeGenerated".into()),
+            skipped: Vec::new(),
+            pruned: (0, 0),
+        }
+    }
+
     pub fn rows(&self) -> u64 {
         self.files.iter().map(|f| f.rows).sum()
     }
@@ -156,6 +170,17 @@ impl Lake {
                 Some(root) => root.join(table.name()).display().to_string(),
                 None => location.describe(&prefix),
             };
+            if let Some(root) = &location.local_root
+                && !root.join(table.name()).is_dir()
+                && options.allow_missing_tables
+            {
+                notes.push(format!(
+                    "note: the lake has no {} folder; the table is empty",
+                    table.name()
+                ));
+                tables.push(LakeTable::empty(table, described));
+                continue;
+            }
             if let Some(root) = &location.local_root
                 && !root.join(table.name()).is_dir()
             {
@@ -302,17 +327,8 @@ async fn open_table(
         if non_empty.is_empty() && pruned.0 > 0 {
             // Every partition is before the window: an empty table, not an error.
             return Ok(LakeTable {
-                table,
-                location,
-                files: Vec::new(),
-                time: TimeSource::Column(
-                    options
-                        .time_column
-                        .clone()
-                        .unwrap_or_else(|| "TimeGenerated".into()),
-                ),
-                skipped: Vec::new(),
                 pruned,
+                ..LakeTable::empty(table, location)
             });
         }
     }

@@ -134,6 +134,7 @@ impl Shell {
                 skip_bad_files: args.skip_bad_files,
                 // Ad-hoc queries have no window: every file stays queryable.
                 window: None,
+                allow_missing_tables: true,
             },
         )
         .await?;
