@@ -55,7 +55,9 @@ fn parse_table(text: &str) -> Result<huntlake::lake::DefenderTable, String> {
     huntlake::lake::DefenderTable::from_name(text).ok_or_else(|| {
         format!(
             "unknown table {text}; expected one of {}",
-            huntlake::lake::DefenderTable::ALL.map(|t| t.name()).join(", ")
+            huntlake::lake::DefenderTable::ALL
+                .map(|t| t.name())
+                .join(", ")
         )
     })
 }
@@ -155,8 +157,10 @@ fn run_ingest(args: IngestArgs) -> Result<(), HuntError> {
     options.table = args.table;
     let bar = indicatif::ProgressBar::new_spinner();
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{spinner} {elapsed_precise} {human_pos} records ({per_sec})")
-            .expect("valid template"),
+        indicatif::ProgressStyle::with_template(
+            "{spinner} {elapsed_precise} {human_pos} records ({per_sec})",
+        )
+        .expect("valid template"),
     );
     let started = std::time::Instant::now();
     let report = ingest(&options, &|n| bar.inc(n));
@@ -169,7 +173,10 @@ fn run_ingest(args: IngestArgs) -> Result<(), HuntError> {
         );
     }
     for path in &report.rejects {
-        eprintln!("huntlake: rejected records (file, line, reason) in {}", path.display());
+        eprintln!(
+            "huntlake: rejected records (file, line, reason) in {}",
+            path.display()
+        );
     }
     eprintln!(
         "huntlake: {} source files, {} Parquet files written to {} in {:.1} s",

@@ -80,7 +80,10 @@ fn rejects(lake: &Path) -> Vec<Value> {
     if let Ok(entries) = std::fs::read_dir(dir) {
         for entry in entries {
             let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
-            rows.extend(text.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()));
+            rows.extend(
+                text.lines()
+                    .map(|l| serde_json::from_str::<Value>(l).unwrap()),
+            );
         }
     }
     rows
@@ -97,8 +100,10 @@ fn the_kqlbench_rows_conserve_every_row_and_value() {
     assert_eq!(counts(&stderr, "(unknown table)"), (10, 0, 10));
     let rejected = rejects(lake.path());
     assert_eq!(rejected.len(), 10);
-    assert!(rejected.iter().all(|r| r["source"].as_str().unwrap().ends_with("all_tables.json")
-        && r["reason"] == "the record names no table (pass --table)"));
+    assert!(rejected.iter().all(
+        |r| r["source"].as_str().unwrap().ends_with("all_tables.json")
+            && r["reason"] == "the record names no table (pass --table)"
+    ));
 
     // The sample's README gives these counts.
     let actions = query(
@@ -224,18 +229,39 @@ fn streaming_api_lines_and_event_hubs_captures() {
         .collect();
     assert_eq!(reasons.len(), 3);
     assert_eq!(reasons[0].0, 3);
-    assert!(reasons[0].1.starts_with("column InitiatingProcessId: expected a long"), "{reasons:?}");
+    assert!(
+        reasons[0]
+            .1
+            .starts_with("column InitiatingProcessId: expected a long"),
+        "{reasons:?}"
+    );
     assert_eq!(
         reasons[1],
-        (4, "table DeviceEvents is not one of the four tables huntlake reads")
+        (
+            4,
+            "table DeviceEvents is not one of the four tables huntlake reads"
+        )
     );
     assert_eq!(reasons[2].0, 5);
     assert!(reasons[2].1.starts_with("not valid JSON"));
-    assert!(rejected[0]["source"].as_str().unwrap().ends_with("PT1H.json"));
+    assert!(
+        rejected[0]["source"]
+            .as_str()
+            .unwrap()
+            .ends_with("PT1H.json")
+    );
 
     // Partitioned by the row's Timestamp; Advanced Hunting columns; extras kept as text.
-    assert!(lake.path().join("DeviceProcessEvents/date=2026-11-18").is_dir());
-    assert!(lake.path().join("DeviceProcessEvents/date=2026-11-19").is_dir());
+    assert!(
+        lake.path()
+            .join("DeviceProcessEvents/date=2026-11-18")
+            .is_dir()
+    );
+    assert!(
+        lake.path()
+            .join("DeviceProcessEvents/date=2026-11-19")
+            .is_dir()
+    );
     let rows = query(
         lake.path(),
         "SELECT FileName, tostring(Timestamp) AS t, AdditionalFields \
@@ -252,22 +278,32 @@ fn streaming_api_lines_and_event_hubs_captures() {
     );
     // A column the schema does not know is kept in the file, as text.
     let day = lake.path().join("DeviceProcessEvents/date=2026-11-19");
-    let file = std::fs::read_dir(&day).unwrap().next().unwrap().unwrap().path();
-    let reader = datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
-        std::fs::File::open(&file).unwrap(),
-    )
-    .unwrap()
-    .build()
-    .unwrap();
+    let file = std::fs::read_dir(&day)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let reader =
+        datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+            std::fs::File::open(&file).unwrap(),
+        )
+        .unwrap()
+        .build()
+        .unwrap();
     let batch = reader.into_iter().next().unwrap().unwrap();
     let extra = batch.column_by_name("NewColumn").expect("NewColumn kept");
-    assert_eq!(
-        huntlake::output::cells::text_value(extra, 0),
-        "5"
-    );
+    assert_eq!(huntlake::output::cells::text_value(extra, 0), "5");
     // The lake is one detect reads (Timestamp as the time column).
     huntlake()
-        .args(["detect", "--format", "ndjson", "--as-of", "2026-11-20T00:00:00Z", "--lake"])
+        .args([
+            "detect",
+            "--format",
+            "ndjson",
+            "--as-of",
+            "2026-11-20T00:00:00Z",
+            "--lake",
+        ])
         .arg(lake.path())
         .assert()
         .code(1)
@@ -276,7 +312,10 @@ fn streaming_api_lines_and_event_hubs_captures() {
         lake.path(),
         "SELECT DeviceName, count(*) AS n FROM GetServices GROUP BY DeviceName",
     );
-    assert_eq!(rows, vec![json!({"DeviceName": "ws1.corp.example", "n": 2})]);
+    assert_eq!(
+        rows,
+        vec![json!({"DeviceName": "ws1.corp.example", "n": 2})]
+    );
 }
 
 #[test]
@@ -290,7 +329,11 @@ fn sentinel_json_lines_and_portal_csv() {
     };
     std::fs::write(
         dir.path().join("export.ndjson"),
-        [row("a.txt", "2026-11-19T08:00:00Z"), row("b.txt", "2026-11-20T08:00:00Z")].join("\n"),
+        [
+            row("a.txt", "2026-11-19T08:00:00Z"),
+            row("b.txt", "2026-11-20T08:00:00Z"),
+        ]
+        .join("\n"),
     )
     .unwrap();
     // The portal's CSV: a BOM, its own time format, a quoted command line with a comma.
@@ -304,19 +347,21 @@ fn sentinel_json_lines_and_portal_csv() {
     .unwrap();
 
     let lake = tempfile::tempdir().unwrap();
-    let stderr = ingest(
-        dir.path(),
-        lake.path(),
-        &["--table", "DeviceProcessEvents"],
-    );
+    let stderr = ingest(dir.path(), lake.path(), &["--table", "DeviceProcessEvents"]);
     assert_eq!(counts(&stderr, "DeviceFileEvents"), (2, 2, 0));
     assert_eq!(counts(&stderr, "DeviceProcessEvents"), (3, 1, 2));
     let reasons: Vec<String> = rejects(lake.path())
         .iter()
         .map(|r| format!("{} {}", r["line"], r["reason"].as_str().unwrap()))
         .collect();
-    assert!(reasons.contains(&"3 column ProcessId: expected a long, got \"notanumber\"".to_string()), "{reasons:?}");
-    assert!(reasons.contains(&"4 no readable Timestamp (the row's time)".to_string()), "{reasons:?}");
+    assert!(
+        reasons.contains(&"3 column ProcessId: expected a long, got \"notanumber\"".to_string()),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.contains(&"4 no readable Timestamp (the row's time)".to_string()),
+        "{reasons:?}"
+    );
 
     let rows = query(
         lake.path(),
@@ -325,8 +370,10 @@ fn sentinel_json_lines_and_portal_csv() {
     );
     assert_eq!(
         rows,
-        vec![json!({"FileName": "cmd.exe", "t": "2024-10-09T14:41:10.0000000Z",
-                    "ProcessCommandLine": "cmd.exe /c echo a,b", "ProcessId": 4321})]
+        vec![
+            json!({"FileName": "cmd.exe", "t": "2024-10-09T14:41:10.0000000Z",
+                    "ProcessCommandLine": "cmd.exe /c echo a,b", "ProcessId": 4321})
+        ]
     );
     let rows = query(
         lake.path(),
@@ -339,7 +386,11 @@ fn sentinel_json_lines_and_portal_csv() {
             json!({"FileName": "b.txt", "FileSize": 12, "Type": "DeviceFileEvents_CL"}),
         ]
     );
-    assert!(lake.path().join("DeviceFileEvents/date=2026-11-20").is_dir());
+    assert!(
+        lake.path()
+            .join("DeviceFileEvents/date=2026-11-20")
+            .is_dir()
+    );
 
     // A source that does not exist is one clear error.
     huntlake()

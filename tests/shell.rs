@@ -338,6 +338,74 @@ fn kql_functions_are_there_with_the_shell_as_of() {
     assert_eq!(out, "s,k,a\nab,bc,2026-11-19T00:00:00.0000000Z\n");
 }
 
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn bad_lakes_are_clear_errors_and_bad_files_can_be_set_aside() {
+    Command::cargo_bin("huntlake")
+        .unwrap()
+        .args(["sql", "--lake", "/no/such/lake", "-c", "SELECT 1"])
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(predicate::str::contains(
+            "lake /no/such/lake: does not exist",
+        ));
+
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&sample_lake(), dir.path());
+    let bad = dir
+        .path()
+        .join("DeviceFileEvents/date=2026-11-19/truncated.parquet");
+    let good = std::fs::read(
+        dir.path()
+            .join("DeviceFileEvents/date=2026-11-19/part-00000.parquet"),
+    )
+    .unwrap();
+    std::fs::write(&bad, &good[..good.len() / 3]).unwrap();
+    let query = ["-c", "SELECT count(*) AS n FROM DeviceFileEvents"];
+    Command::cargo_bin("huntlake")
+        .unwrap()
+        .env("HUNTLAKE_HISTORY", "")
+        .arg("sql")
+        .arg("--lake")
+        .arg(dir.path())
+        .args(query)
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(
+            predicate::str::contains(bad.display().to_string())
+                .and(predicate::str::contains("not a readable Parquet file")),
+        );
+    Command::cargo_bin("huntlake")
+        .unwrap()
+        .env("HUNTLAKE_HISTORY", "")
+        .arg("sql")
+        .arg("--lake")
+        .arg(dir.path())
+        .args(["--skip-bad-files", "--format", "csv"])
+        .args(query)
+        .assert()
+        .success()
+        .stdout("n\n1038\n")
+        .stderr(predicate::str::contains(format!(
+            "note: skipped DeviceFileEvents file {}",
+            bad.display()
+        )));
+}
+
 /// The interactive shell in a pseudo-terminal. Keys are sent as a terminal sends them (Enter is
 /// a carriage return), each line once the prompt is back.
 mod interactive {

@@ -159,13 +159,11 @@ fn source_files(from: &Path) -> Result<Vec<PathBuf>> {
 /// In a folder, the files that can be exports: `.json`, `.jsonl`, `.ndjson`, `.csv` (a file
 /// named on the command line is read whatever its name).
 fn is_export_file(path: &Path) -> bool {
-    path.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| {
-            ["json", "jsonl", "ndjson", "csv"]
-                .iter()
-                .any(|known| e.eq_ignore_ascii_case(known))
-        })
+    path.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+        ["json", "jsonl", "ndjson", "csv"]
+            .iter()
+            .any(|known| e.eq_ignore_ascii_case(known))
+    })
 }
 
 /// A stable name for a source file's outputs: FNV-1a of its path.
@@ -212,7 +210,12 @@ fn ingest_file(
             Err(unreadable) => {
                 report.tables.entry(UNKNOWN.into()).or_default().read += 1;
                 report.tables.entry(UNKNOWN.into()).or_default().rejected += 1;
-                Err((unreadable.line, unreadable.index, unreadable.reason, unreadable.text))
+                Err((
+                    unreadable.line,
+                    unreadable.index,
+                    unreadable.reason,
+                    unreadable.text,
+                ))
             }
         };
         if let Err((line, index, reason, text)) = outcome {
@@ -247,7 +250,10 @@ fn ingest_file(
         flush_largest(options, &id, &mut buffers, report)?;
     }
     if !rejects.is_empty() {
-        let path = options.to.join("_rejects").join(format!("ingest-{id}.ndjson"));
+        let path = options
+            .to
+            .join("_rejects")
+            .join(format!("ingest-{id}.ndjson"));
         write_atomically(&path, |out| {
             for line in &rejects {
                 writeln!(out, "{line}")?;
@@ -278,7 +284,12 @@ fn place(
         None => options.table.or(stem_table),
     };
     let reject = |reason: String, fields: &serde_json::Map<String, Value>| {
-        (line, index, reason, Value::Object(fields.clone()).to_string())
+        (
+            line,
+            index,
+            reason,
+            Value::Object(fields.clone()).to_string(),
+        )
     };
     let Some(table) = table else {
         let name = table_hint.clone().unwrap_or_else(|| UNKNOWN.into());
@@ -369,9 +380,8 @@ fn flush_largest(
         path: path.clone(),
         message: e.to_string(),
     })?;
-    let output_error = |e: datafusion::parquet::errors::ParquetError| {
-        std::io::Error::other(e.to_string())
-    };
+    let output_error =
+        |e: datafusion::parquet::errors::ParquetError| std::io::Error::other(e.to_string());
     write_atomically(&path, |out| {
         let props = WriterProperties::builder()
             .set_compression(Compression::ZSTD(ZstdLevel::default()))
@@ -383,7 +393,11 @@ fn flush_largest(
         writer.close().map_err(output_error)?;
         out.write_all(&buffer)
     })?;
-    report.tables.entry(table.name().into()).or_default().written += rows.len() as u64;
+    report
+        .tables
+        .entry(table.name().into())
+        .or_default()
+        .written += rows.len() as u64;
     report.files_written += 1;
     Ok(())
 }

@@ -114,9 +114,10 @@ fn records_of(value: Value, line: u64, index: &mut u64, sink: &mut dyn FnMut(Ite
                 return;
             }
             *index += 1;
-            let streamed = object.get("category").and_then(Value::as_str).and_then(|c| {
-                c.strip_prefix("AdvancedHunting-").map(str::to_string)
-            });
+            let streamed = object
+                .get("category")
+                .and_then(Value::as_str)
+                .and_then(|c| c.strip_prefix("AdvancedHunting-").map(str::to_string));
             match (streamed, object.remove("properties")) {
                 (Some(table), Some(Value::Object(properties))) => sink(Ok(Record {
                     fields: properties,
@@ -253,9 +254,8 @@ fn read_csv(reader: impl BufRead, sink: &mut dyn FnMut(Item)) -> std::io::Result
         Ok(h) => h.iter().map(|s| s.trim().to_string()).collect(),
         Err(e) => return Err(std::io::Error::other(e)),
     };
-    let mut index = 0;
-    for row in csv.records() {
-        index += 1;
+    for (n, row) in csv.records().enumerate() {
+        let index = n as u64 + 1;
         match row {
             Ok(row) => {
                 let line = row.position().map_or(0, |p| p.line());
@@ -310,7 +310,10 @@ mod tests {
 
     #[test]
     fn arrays_lines_captures_and_csv() {
-        let items = read("\n[\n  {\"a\": 1, \"Type\": \"DeviceFileEvents_CL\"},\n  {\"a\": 2}\n]\n", InputFormat::Auto);
+        let items = read(
+            "\n[\n  {\"a\": 1, \"Type\": \"DeviceFileEvents_CL\"},\n  {\"a\": 2}\n]\n",
+            InputFormat::Auto,
+        );
         assert_eq!(items.len(), 2);
         let first = items[0].as_ref().unwrap();
         assert_eq!(first.table_hint.as_deref(), Some("DeviceFileEvents"));

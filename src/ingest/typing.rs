@@ -114,7 +114,11 @@ fn typed(kusto_type: KustoType, value: &Value) -> Result<Cell, &'static str> {
         },
         KustoType::Real => match value {
             Value::Number(n) => n.as_f64().map(Cell::Real).ok_or("a real"),
-            Value::String(s) => s.trim().parse::<f64>().map(Cell::Real).map_err(|_| "a real"),
+            Value::String(s) => s
+                .trim()
+                .parse::<f64>()
+                .map(Cell::Real)
+                .map_err(|_| "a real"),
             _ => Err("a real"),
         },
         KustoType::Datetime => match value {
@@ -152,7 +156,11 @@ pub fn schema(columns: &[Column], extra: &[String]) -> SchemaRef {
         .iter()
         .map(|c| Field::new(&c.name, arrow_type(c.kusto_type), true))
         .collect();
-    fields.extend(extra.iter().map(|name| Field::new(name, DataType::Utf8, true)));
+    fields.extend(
+        extra
+            .iter()
+            .map(|name| Field::new(name, DataType::Utf8, true)),
+    );
     Arc::new(Schema::new(fields))
 }
 
@@ -273,12 +281,24 @@ mod tests {
 
     #[test]
     fn values_are_typed_or_rejected() {
-        assert_eq!(typed(KustoType::Long, &Value::from("42")), Ok(Cell::Long(42)));
+        assert_eq!(
+            typed(KustoType::Long, &Value::from("42")),
+            Ok(Cell::Long(42))
+        );
         assert_eq!(typed(KustoType::Long, &Value::from("")), Ok(Cell::Null));
-        assert_eq!(typed(KustoType::String, &Value::from("")), Ok(Cell::Str(String::new())));
-        assert_eq!(typed(KustoType::Int, &Value::from(1i64 << 40)), Err("an int"));
+        assert_eq!(
+            typed(KustoType::String, &Value::from("")),
+            Ok(Cell::Str(String::new()))
+        );
+        assert_eq!(
+            typed(KustoType::Int, &Value::from(1i64 << 40)),
+            Err("an int")
+        );
         assert_eq!(typed(KustoType::Long, &Value::from("12ab")), Err("a long"));
-        assert_eq!(typed(KustoType::Bool, &Value::from("True")), Ok(Cell::Bool(true)));
+        assert_eq!(
+            typed(KustoType::Bool, &Value::from("True")),
+            Ok(Cell::Bool(true))
+        );
         assert_eq!(
             typed(KustoType::Dynamic, &serde_json::json!({"a": [1]})),
             Ok(Cell::Str("{\"a\":[1]}".into()))
