@@ -40,13 +40,20 @@ impl PhysicalOptimizerRule for MembershipFiltersFirst {
         plan: Arc<dyn ExecutionPlan>,
         _config: &ConfigOptions,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        plan.transform_up(|node| {
-            Ok(match reordered_scan(node.as_ref()) {
-                Some(scan) => Transformed::yes(scan),
-                None => Transformed::no(node),
-            })
+        rewrite_parquet_predicates(plan, |parquet, conjuncts| {
+            let (mut first, rest): (Vec<_>, Vec<_>) = conjuncts
+                .into_iter()
+                .partition(|c| is_membership_test(c.as_ref()));
+            if first.is_empty() {
+                return None;
+            }
+            first.extend(rest);
+            Some(
+                parquet
+                    .with_predicate(conjunction(first))
+                    .with_reorder_filters(false),
+            )
         })
-        .data()
     }
 
     fn name(&self) -> &str {
@@ -58,28 +65,34 @@ impl PhysicalOptimizerRule for MembershipFiltersFirst {
     }
 }
 
-/// The scan with its membership tests first, or `None` when it has nothing to move.
-fn reordered_scan(node: &dyn ExecutionPlan) -> Option<Arc<dyn ExecutionPlan>> {
-    let exec = node.downcast_ref::<DataSourceExec>()?;
-    let config = exec.data_source().downcast_ref::<FileScanConfig>()?;
-    let parquet = config.file_source().downcast_ref::<ParquetSource>()?;
-    let predicate = parquet.filter()?;
-    let conjuncts = split_conjunction(&predicate);
-    let (mut first, rest): (Vec<_>, Vec<_>) = conjuncts
-        .iter()
-        .map(|c| Arc::clone(*c))
-        .partition(|c| is_membership_test(c.as_ref()));
-    if first.is_empty() {
-        return None;
-    }
-    first.extend(rest);
-    let source = parquet
-        .with_predicate(conjunction(first))
-        .with_reorder_filters(false);
-    let config = FileScanConfigBuilder::from(config.clone())
-        .with_source(Arc::new(source))
-        .build();
-    Some(DataSourceExec::from_data_source(config))
+/// Rebuilds every Parquet scan in `plan` for which `rewrite` returns a new source, given the
+/// scan's source and its pushed-down predicate split into conjuncts.
+pub(crate) fn rewrite_parquet_predicates(
+    plan: Arc<dyn ExecutionPlan>,
+    rewrite: impl Fn(&ParquetSource, Vec<Arc<dyn PhysicalExpr>>) -> Option<ParquetSource>,
+) -> Result<Arc<dyn ExecutionPlan>> {
+    plan.transform_up(|node| {
+        let rewritten = (|| {
+            let exec = node.downcast_ref::<DataSourceExec>()?;
+            let config = exec.data_source().downcast_ref::<FileScanConfig>()?;
+            let parquet = config.file_source().downcast_ref::<ParquetSource>()?;
+            let predicate = parquet.filter()?;
+            let conjuncts = split_conjunction(&predicate)
+                .into_iter()
+                .map(Arc::clone)
+                .collect();
+            let source = rewrite(parquet, conjuncts)?;
+            let config = FileScanConfigBuilder::from(config.clone())
+                .with_source(Arc::new(source))
+                .build();
+            Some(DataSourceExec::from_data_source(config))
+        })();
+        Ok(match rewritten {
+            Some(scan) => Transformed::yes(scan as Arc<dyn ExecutionPlan>),
+            None => Transformed::no(node),
+        })
+    })
+    .data()
 }
 
 /// `in_exact(column, constants...)`, `in_ci(column, constants...)` or `column IN (constants)`.

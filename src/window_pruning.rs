@@ -11,16 +11,13 @@ use std::sync::Arc;
 
 use datafusion::common::Result;
 use datafusion::common::config::ConfigOptions;
-use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode};
-use datafusion::datasource::physical_plan::{
-    FileScanConfig, FileScanConfigBuilder, FileSource, ParquetSource,
-};
-use datafusion::datasource::source::DataSourceExec;
 use datafusion::logical_expr::Operator;
 use datafusion::physical_expr::expressions::{BinaryExpr, Column, Literal};
-use datafusion::physical_expr::{PhysicalExpr, ScalarFunctionExpr, conjunction, split_conjunction};
+use datafusion::physical_expr::{PhysicalExpr, ScalarFunctionExpr, conjunction};
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::ExecutionPlan;
+
+use crate::scan_order::rewrite_parquet_predicates;
 
 #[derive(Debug, Default)]
 pub struct WindowPruning;
@@ -31,13 +28,18 @@ impl PhysicalOptimizerRule for WindowPruning {
         plan: Arc<dyn ExecutionPlan>,
         _config: &ConfigOptions,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        plan.transform_up(|node| {
-            Ok(match bounded_scan(node.as_ref()) {
-                Some(scan) => Transformed::yes(scan),
-                None => Transformed::no(node),
-            })
+        rewrite_parquet_predicates(plan, |parquet, mut conjuncts| {
+            let bounds: Vec<Arc<dyn PhysicalExpr>> = conjuncts
+                .iter()
+                .filter_map(|c| implied_bound(c.as_ref()))
+                .filter(|bound| !conjuncts.iter().any(|c| c.as_ref() == bound.as_ref()))
+                .collect();
+            if bounds.is_empty() {
+                return None;
+            }
+            conjuncts.extend(bounds);
+            Some(parquet.with_predicate(conjunction(conjuncts)))
         })
-        .data()
     }
 
     fn name(&self) -> &str {
@@ -47,32 +49,6 @@ impl PhysicalOptimizerRule for WindowPruning {
     fn schema_check(&self) -> bool {
         true
     }
-}
-
-/// The scan with the raw-column bounds its window tests imply, or `None` if it has none to add.
-fn bounded_scan(node: &dyn ExecutionPlan) -> Option<Arc<dyn ExecutionPlan>> {
-    let exec = node.downcast_ref::<DataSourceExec>()?;
-    let config = exec.data_source().downcast_ref::<FileScanConfig>()?;
-    let parquet = config.file_source().downcast_ref::<ParquetSource>()?;
-    let predicate = parquet.filter()?;
-    let mut conjuncts: Vec<Arc<dyn PhysicalExpr>> = split_conjunction(&predicate)
-        .into_iter()
-        .map(Arc::clone)
-        .collect();
-    let bounds: Vec<Arc<dyn PhysicalExpr>> = conjuncts
-        .iter()
-        .filter_map(|c| implied_bound(c.as_ref()))
-        .filter(|bound| !conjuncts.iter().any(|c| c.as_ref() == bound.as_ref()))
-        .collect();
-    if bounds.is_empty() {
-        return None;
-    }
-    conjuncts.extend(bounds);
-    let source = parquet.with_predicate(conjunction(conjuncts));
-    let config = FileScanConfigBuilder::from(config.clone())
-        .with_source(Arc::new(source))
-        .build();
-    Some(DataSourceExec::from_data_source(config))
 }
 
 /// For `kusto_datetime(col) > lit` (or `>=`, or written the other way round), `col > lit`.

@@ -22,7 +22,8 @@ use datafusion::logical_expr::{
 use memchr::{memchr, memchr2};
 
 use super::kernels::{
-    is_string_type, map_to_bool, scalar_string, scalar_to_string, string_values, to_columnar,
+    collect_string_constants, is_string_type, map_to_bool, scalar_string, scalar_to_string,
+    string_values, to_columnar,
 };
 
 /// True when `haystack` contains `needle_lower` ignoring ASCII case. `needle_lower` must already
@@ -260,44 +261,12 @@ fn build_candidate_set(
         let ColumnarValue::Scalar(scalar) = arg else {
             return exec_err!("{function}: argument {} must be a constant", i + 2);
         };
-        collect_candidates(function, scalar, &mut values, i + 2)?;
+        collect_string_constants(function, scalar, &mut values, i + 2)?;
     }
     Ok(values
         .iter()
         .map(|v| folding.key(v).into_owned().into_boxed_str())
         .collect())
-}
-
-/// Flattens a string or a list of strings (a bound allowlist) into `out`.
-fn collect_candidates(
-    function: &str,
-    scalar: &ScalarValue,
-    out: &mut Vec<String>,
-    position: usize,
-) -> Result<()> {
-    if let Some(s) = scalar_to_string(scalar) {
-        out.push(s);
-        return Ok(());
-    }
-    let values = match scalar {
-        ScalarValue::List(list) => list.value(0),
-        ScalarValue::LargeList(list) => list.value(0),
-        ScalarValue::FixedSizeList(list) => list.value(0),
-        other => {
-            return exec_err!(
-                "{function}: argument {position} must be a string or a list of strings, got {}",
-                other.data_type()
-            );
-        }
-    };
-    if !is_string_type(values.data_type()) && *values.data_type() != DataType::Null {
-        return exec_err!(
-            "{function}: argument {position} must be a list of strings, got a list of {}",
-            values.data_type()
-        );
-    }
-    out.extend(string_values(&values)?);
-    Ok(())
 }
 
 /// These functions read a null string as `""` already, so the Kusto view's

@@ -191,3 +191,36 @@ pub fn to_columnar(array: ArrayRef, all_scalar: bool) -> Result<ColumnarValue> {
         Ok(ColumnarValue::Array(array))
     }
 }
+
+/// Flattens a constant argument (a string, or a list of strings) into `out`; the error names
+/// `function` and the argument's `position`.
+pub(crate) fn collect_string_constants(
+    function: &str,
+    scalar: &ScalarValue,
+    out: &mut Vec<String>,
+    position: usize,
+) -> Result<()> {
+    if let Some(s) = scalar_to_string(scalar) {
+        out.push(s);
+        return Ok(());
+    }
+    let values = match scalar {
+        ScalarValue::List(list) => list.value(0),
+        ScalarValue::LargeList(list) => list.value(0),
+        ScalarValue::FixedSizeList(list) => list.value(0),
+        other => {
+            return exec_err!(
+                "{function}: argument {position} must be a string or a list of strings, got {}",
+                other.data_type()
+            );
+        }
+    };
+    if !is_string_type(values.data_type()) && *values.data_type() != DataType::Null {
+        return exec_err!(
+            "{function}: argument {position} must be a list of strings, got a list of {}",
+            values.data_type()
+        );
+    }
+    out.extend(string_values(&values)?);
+    Ok(())
+}

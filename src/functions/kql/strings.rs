@@ -15,12 +15,13 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::BooleanArray;
 use datafusion::arrow::datatypes::DataType;
-use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
+use datafusion::common::{Result, exec_err, plan_err};
 use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
 };
 use memchr::memmem;
 
+use crate::functions::kernels::collect_string_constants;
 use crate::functions::kernels::{
     is_string_type, map_to_bool, scalar_to_string, string_values, to_columnar,
 };
@@ -216,33 +217,6 @@ impl Default for HasAny {
     }
 }
 
-/// Flattens string and list-of-string constants into `out`.
-fn collect_terms(scalar: &ScalarValue, position: usize, out: &mut Vec<String>) -> Result<()> {
-    if let Some(s) = scalar_to_string(scalar) {
-        out.push(s);
-        return Ok(());
-    }
-    let values = match scalar {
-        ScalarValue::List(list) => list.value(0),
-        ScalarValue::LargeList(list) => list.value(0),
-        ScalarValue::FixedSizeList(list) => list.value(0),
-        other => {
-            return exec_err!(
-                "has_any: argument {position} must be a string or a list of strings, got {}",
-                other.data_type()
-            );
-        }
-    };
-    if !is_string_type(values.data_type()) && *values.data_type() != DataType::Null {
-        return exec_err!(
-            "has_any: argument {position} must be a list of strings, got a list of {}",
-            values.data_type()
-        );
-    }
-    out.extend(string_values(&values)?);
-    Ok(())
-}
-
 impl ScalarUDFImpl for HasAny {
     fn name(&self) -> &str {
         "has_any"
@@ -269,7 +243,7 @@ impl ScalarUDFImpl for HasAny {
             let ColumnarValue::Scalar(scalar) = term else {
                 return exec_err!("has_any: argument {} must be a constant", i + 2);
             };
-            collect_terms(scalar, i + 2, &mut needles)?;
+            collect_string_constants("has_any", scalar, &mut needles, i + 2)?;
         }
         let needles: Vec<String> = needles.iter().map(|n| n.to_ascii_lowercase()).collect();
         let all_scalar = matches!(value, ColumnarValue::Scalar(_));
