@@ -1162,3 +1162,37 @@ fn partitions_before_the_window_are_not_opened() {
         assert!(stderr.contains(&file.display().to_string()), "{stderr}");
     }
 }
+
+/// A `.parquet` name that cannot be read at all (here a link to nothing) is named, not passed
+/// over: its rows would be lost without a word.
+#[test]
+fn a_data_file_that_cannot_be_read_is_named() {
+    let lake = small_lake();
+    let link = lake
+        .table_dir(Table::File)
+        .join("date=2026-11-19/gone.parquet");
+    std::fs::create_dir_all(link.parent().unwrap()).unwrap();
+    std::os::unix::fs::symlink("/no/such/target.parquet", &link).unwrap();
+    fails(
+        &mut detect(lake.path()),
+        1,
+        &[
+            "DeviceFileEvents",
+            &link.display().to_string(),
+            "cannot be read",
+        ],
+    );
+    let output = detect(lake.path())
+        .arg("--skip-bad-files")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains(&format!(
+            "huntlake: skipped DeviceFileEvents file {}: cannot be read",
+            link.display()
+        )),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

@@ -86,6 +86,36 @@ pub fn partition_end(prefix: &Path, location: &Path) -> Option<i64> {
     Some(start + start_hour * HOUR + length)
 }
 
+/// Below a local table folder, the entries named like data files that cannot even be looked at
+/// (a link to nothing, no permission): object_store's listing passes over them in silence, and
+/// their rows would be lost without a word.
+pub fn unreadable_local_entries(dir: &std::path::Path) -> Vec<(std::path::PathBuf, String)> {
+    let mut found = Vec::new();
+    let mut folders = vec![dir.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        let Ok(entries) = std::fs::read_dir(&folder) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().to_string();
+            if name.starts_with('.') || name.starts_with('_') {
+                continue;
+            }
+            let path = entry.path();
+            match std::fs::metadata(&path) {
+                Ok(meta) if meta.is_dir() => folders.push(path),
+                Ok(_) => {}
+                Err(e) if name.to_ascii_lowercase().ends_with(".parquet") => {
+                    found.push((path, format!("cannot be read: {e}")));
+                }
+                Err(_) => {}
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
 /// Lists the data files below `prefix`, sorted by path.
 pub async fn list_data_files(
     store: &Arc<dyn ObjectStore>,

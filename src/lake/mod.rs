@@ -349,6 +349,14 @@ async fn open_table(
     // Every file's problem, in path order: the first one fails the run, or, with
     // --skip-bad-files, each bad file is set aside and reported.
     let mut bad: Vec<(Path, String)> = Vec::new();
+    if let Some(root) = &lake.local_root {
+        let folder = root.join(table.name());
+        for (path, message) in files::unreadable_local_entries(&folder) {
+            if let Ok(location) = Path::from_absolute_path(&path) {
+                bad.push((location, message));
+            }
+        }
+    }
     let mut data_files = Vec::new();
     for footer in files::read_footers(store, non_empty).await {
         match footer {
