@@ -13,9 +13,10 @@ use crate::rule::{DEFAULT_ALLOWLIST, Plan};
 #[derive(Args, Debug, Clone)]
 pub struct DetectArgs {
     /// The lake root: one folder per table (DeviceProcessEvents/, DeviceNetworkEvents/,
-    /// DeviceFileEvents/, DeviceImageLoadEvents/) with *.parquet files at any depth.
-    /// Default: the sample lake embedded in data/.
-    #[arg(long, value_name = "PATH")]
+    /// DeviceFileEvents/, DeviceImageLoadEvents/) with *.parquet files at any depth, on disk
+    /// or in an object store (az://, abfss://, s3://, gs://). Default: the sample lake
+    /// embedded in data/.
+    #[arg(long, value_name = "PATH|URL")]
     pub lake: Option<PathBuf>,
 
     /// The query's now(), RFC 3339 (2026-11-19T12:00:00Z). Default: now, or the lake's own

@@ -10,7 +10,7 @@ use predicates::prelude::*;
 use serde_json::{Value, json};
 
 fn samples() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/samples/KQLBench-Benchmark")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("data/samples/KQLBench-Benchmark")
 }
 
 fn huntlake() -> Command {

@@ -32,8 +32,9 @@ pub use steps::RuleStep;
 
 #[derive(Args, Debug, Clone)]
 pub struct SqlArgs {
-    /// The lake root (as for detect). Default: the sample lake embedded in data/.
-    #[arg(long, value_name = "PATH")]
+    /// The lake root: a folder or an az://, abfss://, s3://, gs:// URL (as for detect).
+    /// Default: the sample lake embedded in data/.
+    #[arg(long, value_name = "PATH|URL")]
     pub lake: Option<PathBuf>,
 
     /// The shell's now(), RFC 3339: ago() counts back from it, and the rule's steps
@@ -118,6 +119,12 @@ pub struct Shell {
 impl Shell {
     /// Opens the lake and registers its tables, the rule's steps and the functions.
     pub async fn open(args: &SqlArgs) -> Result<Shell> {
+        if args.format == Format::Parquet {
+            return Err(HuntError::usage(
+                "--format parquet: the shell prints table, csv, json or ndjson \
+                 (COPY (SELECT ...) TO 'file.parquet' writes Parquet)",
+            ));
+        }
         let session = SessionOptions {
             target_partitions: args.threads,
             memory_limit: args.memory_limit,
