@@ -189,9 +189,6 @@ fn ingest_file(
         context: format!("reading {}", source.display()),
         source: e,
     })?;
-    let csv_like = source
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
     let stem_table = source
         .file_stem()
         .and_then(|s| s.to_str())
@@ -237,11 +234,9 @@ fn ingest_file(
             failure = Some(e);
         }
     };
-    records::read_records(file, options.format, csv_like, &mut handle).map_err(|e| {
-        HuntError::Io {
-            context: format!("reading {}", source.display()),
-            source: e,
-        }
+    records::read_records(file, options.format, &mut handle).map_err(|e| HuntError::Io {
+        context: format!("reading {}", source.display()),
+        source: e,
     })?;
     if let Some(e) = failure {
         return Err(e);

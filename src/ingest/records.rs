@@ -54,7 +54,6 @@ pub type Item = Result<Record, Unreadable>;
 pub fn read_records(
     input: impl Read,
     format: InputFormat,
-    csv_like: bool,
     sink: &mut dyn FnMut(Item),
 ) -> std::io::Result<()> {
     let mut reader = BufReader::with_capacity(1 << 20, input);
@@ -65,7 +64,7 @@ pub fn read_records(
             Some(b'[') => InputFormat::SentinelJson,
             Some(b'{') => InputFormat::StreamingApi,
             None => return Ok(()),
-            Some(_) if csv_like => InputFormat::Csv,
+            // Not JSON: a CSV header.
             Some(_) => InputFormat::Csv,
         },
         other => other,
@@ -304,7 +303,7 @@ mod tests {
 
     fn read(text: &str, format: InputFormat) -> Vec<Item> {
         let mut items = Vec::new();
-        read_records(text.as_bytes(), format, false, &mut |i| items.push(i)).unwrap();
+        read_records(text.as_bytes(), format, &mut |i| items.push(i)).unwrap();
         items
     }
 
