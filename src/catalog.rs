@@ -70,19 +70,12 @@ impl SchemaProvider for CaseInsensitiveSchema {
 }
 
 /// Makes the default schema and `raw` resolve table names ignoring case (see the module).
+/// Call it on a new session, before any table is registered.
 pub fn install(ctx: &SessionContext) {
     let Some(catalog) = ctx.catalog("datafusion") else {
         return;
     };
     for schema in ["public", crate::lake::RAW_SCHEMA] {
-        let replacement = CaseInsensitiveSchema::new();
-        if let Some(existing) = catalog.schema(schema) {
-            for name in existing.table_names() {
-                if let Some(table) = existing.deregister_table(&name).ok().flatten() {
-                    let _ = replacement.register_table(name, table);
-                }
-            }
-        }
-        let _ = catalog.register_schema(schema, Arc::new(replacement));
+        let _ = catalog.register_schema(schema, Arc::new(CaseInsensitiveSchema::new()));
     }
 }

@@ -163,6 +163,7 @@ impl Detection {
 /// Runs the detection. `notes` receives what the user should know along the way.
 pub async fn detect(request: &DetectRequest, notes: &mut dyn FnMut(&str)) -> Result<Detection> {
     let started = Instant::now();
+    let now = now_nanos();
     let ctx = new_session(&request.session)?;
     let lake_root = request.lake.to_string_lossy().to_string();
     let lake = Lake::open(
@@ -172,6 +173,7 @@ pub async fn detect(request: &DetectRequest, notes: &mut dyn FnMut(&str)) -> Res
             skip_bad_files: request.skip_bad_files,
             window: request.partition_slack.map(|slack| crate::lake::Window {
                 as_of: request.as_of,
+                now,
                 lookback: request.lookback,
                 slack,
             }),
@@ -198,7 +200,7 @@ pub async fn detect(request: &DetectRequest, notes: &mut dyn FnMut(&str)) -> Res
             ));
             t
         }
-        (None, None) => now_nanos(),
+        (None, None) => now,
     };
     let params = RuleParams {
         as_of,

@@ -294,7 +294,9 @@ fn streaming_api_lines_and_event_hubs_captures() {
     let batch = reader.into_iter().next().unwrap().unwrap();
     let extra = batch.column_by_name("NewColumn").expect("NewColumn kept");
     assert_eq!(huntlake::output::cells::text_value(extra, 0), "5");
-    // The lake is one detect reads (Timestamp as the time column).
+    // detect needs all four tables, and names the one this lake lacks; the shell opens it with
+    // that table empty, and the rule's first step reads the streamed rows (Timestamp as their
+    // time column).
     huntlake()
         .args([
             "detect",

@@ -315,7 +315,6 @@ fn place(
             &fields,
         ));
     };
-    let text = Value::Object(fields.clone());
     match typing::type_row(flavor.columns(table), fields) {
         Ok(row) => {
             const DAY: i64 = 86_400 * 1_000_000_000;
@@ -328,9 +327,9 @@ fn place(
             buffers.total += 1;
             Ok(())
         }
-        Err(reason) => {
+        Err((reason, fields)) => {
             counts.rejected += 1;
-            Err((line, index, reason, text.to_string()))
+            Err((line, index, reason, Value::Object(fields).to_string()))
         }
     }
 }

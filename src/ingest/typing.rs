@@ -30,19 +30,29 @@ pub struct TypedRow {
     pub extra: Vec<(String, String)>,
 }
 
-/// Types `fields` by `columns`. The error names the column and the value.
-pub fn type_row(columns: &[Column], mut fields: Map<String, Value>) -> Result<TypedRow, String> {
+/// Types `fields` by `columns`. The error names the column and the value, and gives the
+/// fields back untouched (for the reject file), so that no record is copied in case it fails.
+pub fn type_row(
+    columns: &[Column],
+    mut fields: Map<String, Value>,
+) -> Result<TypedRow, (String, Map<String, Value>)> {
     let mut cells = Vec::with_capacity(columns.len());
     for column in columns {
-        let value = fields.remove(&column.name).unwrap_or(Value::Null);
-        let cell = typed(column.kusto_type, &value).map_err(|expected| {
-            format!(
-                "column {}: expected {expected}, got {}",
-                column.name,
-                shorten(&value.to_string())
-            )
-        })?;
-        cells.push(cell);
+        let value = fields.get(&column.name).unwrap_or(&Value::Null);
+        match typed(column.kusto_type, value) {
+            Ok(cell) => cells.push(cell),
+            Err(expected) => {
+                let reason = format!(
+                    "column {}: expected {expected}, got {}",
+                    column.name,
+                    shorten(&value.to_string())
+                );
+                return Err((reason, fields));
+            }
+        }
+    }
+    for column in columns {
+        fields.remove(&column.name);
     }
     let extra = fields
         .into_iter()

@@ -59,8 +59,10 @@ pub struct LakeOptions {
 /// A detection's time window, for partition pruning.
 #[derive(Debug, Clone)]
 pub struct Window {
-    /// `now()`; `None`: the lake's reference time, else now.
+    /// `now()`; `None`: the lake's reference time, else `now`.
     pub as_of: Option<i64>,
+    /// The run's clock, read once so that pruning and the rule agree on the window.
+    pub now: i64,
     pub lookback: i64,
     /// How far a partition's folder date may be from the rows' time column (an export that
     /// partitions by event time while the rule reads ingestion time): a partition is skipped
@@ -71,10 +73,7 @@ pub struct Window {
 impl Window {
     /// The window's exclusive start.
     pub fn since(&self, reference_time: Option<i64>) -> i64 {
-        let as_of = self
-            .as_of
-            .or(reference_time)
-            .unwrap_or_else(crate::time::now_nanos);
+        let as_of = self.as_of.or(reference_time).unwrap_or(self.now);
         as_of.saturating_sub(self.lookback)
     }
 }
@@ -172,18 +171,15 @@ impl Lake {
             };
             if let Some(root) = &location.local_root
                 && !root.join(table.name()).is_dir()
-                && options.allow_missing_tables
             {
-                notes.push(format!(
-                    "note: the lake has no {} folder; the table is empty",
-                    table.name()
-                ));
-                tables.push(LakeTable::empty(table, described));
-                continue;
-            }
-            if let Some(root) = &location.local_root
-                && !root.join(table.name()).is_dir()
-            {
+                if options.allow_missing_tables {
+                    notes.push(format!(
+                        "note: the lake has no {} folder; the table is empty",
+                        table.name()
+                    ));
+                    tables.push(LakeTable::empty(table, described));
+                    continue;
+                }
                 return Err(HuntError::Table {
                     table: table.name().into(),
                     path: described,
