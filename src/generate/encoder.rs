@@ -40,12 +40,39 @@ const PAGE_BYTES: usize = 1 << 20;
 const DICTIONARY_BYTES: usize = 1 << 20;
 const ZSTD_LEVEL: i32 = 1;
 
+/// A batch's candidate strings for a column, looked up only the first time a row uses one.
+pub(super) trait StringTable {
+    fn len(&self) -> usize;
+    fn get(&self, entry: usize) -> &str;
+}
+
+impl<S: AsRef<str>> StringTable for Vec<S> {
+    fn len(&self) -> usize {
+        self.as_slice().len()
+    }
+    fn get(&self, entry: usize) -> &str {
+        self[entry].as_ref()
+    }
+}
+
+impl<S: AsRef<str>> StringTable for &[S] {
+    fn len(&self) -> usize {
+        <[S]>::len(self)
+    }
+    fn get(&self, entry: usize) -> &str {
+        self[entry].as_ref()
+    }
+}
+
 /// One batch's values for one column.
 pub(super) enum Values<'a> {
-    /// Row `i` holds `table[rows[i]]`.
+    /// Row `i` holds `table.get(rows[i])`. `lasting`: the table is the one this column was
+    /// given before, with the same entries at the same places (it may have grown), so the
+    /// dictionary ids found for it still hold.
     Strings {
-        table: &'a [&'a str],
+        table: &'a dyn StringTable,
         rows: &'a [u32],
+        lasting: bool,
     },
     /// Every row holds this string.
     String(&'a str),
@@ -307,97 +334,143 @@ impl ColumnChunk {
             )));
         }
         match values {
-            Values::Strings { table, rows } => {
-                self.ids_of_table.clear();
-                self.ids_of_table.resize(table.len(), UNSEEN);
-                for &row in *rows {
-                    let entry = row as usize;
-                    let value = table.get(entry).ok_or_else(|| {
-                        ParquetError::General(format!(
-                            "column {}: row refers to entry {entry} of a {}-entry table",
-                            self.descr.path(),
-                            table.len()
-                        ))
-                    })?;
-                    self.push_string(entry, value, compressor)?;
+            Values::Strings {
+                table,
+                rows,
+                lasting,
+            } => {
+                let entries = table.len();
+                if let Some(entry) = rows.iter().copied().find(|r| *r as usize >= entries) {
+                    return Err(ParquetError::General(format!(
+                        "column {}: a row refers to entry {entry} of a {entries}-entry table",
+                        self.descr.path(),
+                    )));
                 }
+                if !lasting || entries < self.ids_of_table.len() {
+                    self.ids_of_table.clear();
+                }
+                self.ids_of_table.resize(entries, UNSEEN);
+                self.push_strings(*table, rows, compressor)?;
             }
             Values::String(value) => {
+                static ZEROS: [u32; 4_096] = [0; 4_096];
+                let table = vec![*value];
                 self.ids_of_table.clear();
                 self.ids_of_table.push(UNSEEN);
-                for _ in 0..rows {
-                    self.push_string(0, value, compressor)?;
+                let mut left = rows;
+                while left > 0 {
+                    let n = left.min(ZEROS.len());
+                    self.push_strings(&table, &ZEROS[..n], compressor)?;
+                    left -= n;
                 }
             }
             Values::Int64(values) => {
-                for &v in *values {
-                    self.page.plain.extend_from_slice(&v.to_le_bytes());
-                    self.min = self.min.min(v);
-                    self.max = self.max.max(v);
-                    self.row_done(compressor)?;
+                for page in self.page_parts(values) {
+                    for &v in page {
+                        self.page.plain.extend_from_slice(&v.to_le_bytes());
+                        self.min = self.min.min(v);
+                        self.max = self.max.max(v);
+                    }
+                    self.rows_done(page.len(), compressor)?;
                 }
             }
             Values::Int32(values) => {
-                for &v in *values {
-                    self.page.plain.extend_from_slice(&v.to_le_bytes());
-                    self.min = self.min.min(v as i64);
-                    self.max = self.max.max(v as i64);
-                    self.row_done(compressor)?;
+                for page in self.page_parts(values) {
+                    for &v in page {
+                        self.page.plain.extend_from_slice(&v.to_le_bytes());
+                        self.min = self.min.min(v as i64);
+                        self.max = self.max.max(v as i64);
+                    }
+                    self.rows_done(page.len(), compressor)?;
                 }
             }
             Values::Bool(flag) => {
                 // Written as PLAIN bits when the page is.
-                for _ in 0..rows {
-                    self.page.flags.push(*flag);
-                    self.min = self.min.min(*flag as i64);
-                    self.max = self.max.max(*flag as i64);
-                    self.row_done(compressor)?;
+                self.min = self.min.min(*flag as i64);
+                self.max = self.max.max(*flag as i64);
+                let mut left = rows;
+                while left > 0 {
+                    let n = left.min(PAGE_ROWS - self.page.rows);
+                    self.page.flags.extend(std::iter::repeat_n(*flag, n));
+                    self.rows_done(n, compressor)?;
+                    left -= n;
                 }
             }
             Values::Null => {
-                for _ in 0..rows {
-                    self.row_done(compressor)?;
+                let mut left = rows;
+                while left > 0 {
+                    let n = left.min(PAGE_ROWS - self.page.rows);
+                    self.rows_done(n, compressor)?;
+                    left -= n;
                 }
             }
         }
         Ok(())
     }
 
-    fn push_string(
-        &mut self,
-        entry: usize,
-        value: &str,
-        compressor: &mut zstd::bulk::Compressor<'static>,
-    ) -> Result<()> {
-        if !self.plain {
-            let mut id = self.ids_of_table[entry];
-            if id == UNSEEN {
-                match self.dictionary.intern(value) {
-                    Some(new) => {
-                        id = new;
-                        self.ids_of_table[entry] = id;
-                    }
-                    None => {
-                        // The dictionary is full: what is pending goes out as indices, the
-                        // rest of the chunk as PLAIN.
-                        if self.page.rows > 0 {
-                            self.write_page(compressor)?;
-                        }
-                        self.plain = true;
-                    }
-                }
-            }
-            if !self.plain {
-                self.page.ids.push(id);
-                return self.row_done(compressor);
-            }
-        }
-        put_plain_string(&mut self.page.plain, value);
-        self.row_done(compressor)
+    /// Splits `values` where pages end: the first part fills the pending page.
+    fn page_parts<'v, T>(&self, values: &'v [T]) -> impl Iterator<Item = &'v [T]> + use<'v, T> {
+        let first = values.len().min(PAGE_ROWS - self.page.rows);
+        let (head, tail) = values.split_at(first);
+        std::iter::once(head)
+            .filter(|h| !h.is_empty())
+            .chain(tail.chunks(PAGE_ROWS))
     }
 
-    fn row_done(&mut self, compressor: &mut zstd::bulk::Compressor<'static>) -> Result<()> {
-        self.page.rows += 1;
+    /// Appends rows that hold `table.get(rows[i])` (every entry is known to exist, and
+    /// `ids_of_table` has a place for each).
+    fn push_strings(
+        &mut self,
+        table: &dyn StringTable,
+        rows: &[u32],
+        compressor: &mut zstd::bulk::Compressor<'static>,
+    ) -> Result<()> {
+        let mut i = 0;
+        while i < rows.len() {
+            if self.plain {
+                put_plain_string(&mut self.page.plain, table.get(rows[i] as usize));
+                self.rows_done(1, compressor)?;
+                i += 1;
+                continue;
+            }
+            let end = rows.len().min(i + PAGE_ROWS - self.page.rows);
+            let mut k = i;
+            while k < end {
+                let entry = rows[k] as usize;
+                let mut id = self.ids_of_table[entry];
+                if id == UNSEEN {
+                    match self.dictionary.intern(table.get(entry)) {
+                        Some(new) => {
+                            id = new;
+                            self.ids_of_table[entry] = id;
+                        }
+                        None => break,
+                    }
+                }
+                self.page.ids.push(id);
+                k += 1;
+            }
+            self.rows_done(k - i, compressor)?;
+            if k < end {
+                // The dictionary is full: what is pending goes out as indices, the rest of
+                // the chunk as PLAIN.
+                if self.page.rows > 0 {
+                    self.write_page(compressor)?;
+                }
+                self.plain = true;
+            }
+            i = k;
+        }
+        Ok(())
+    }
+
+    /// Counts `n` rows into the pending page (which they fit), writing it when full.
+    fn rows_done(
+        &mut self,
+        n: usize,
+        compressor: &mut zstd::bulk::Compressor<'static>,
+    ) -> Result<()> {
+        self.page.rows += n;
         if self.page.rows == PAGE_ROWS || self.page.plain.len() >= PAGE_BYTES {
             self.write_page(compressor)?;
         }
@@ -526,6 +599,7 @@ impl ColumnChunk {
         };
 
         self.dictionary.clear();
+        self.ids_of_table.clear();
         self.plain = false;
         self.rows = 0;
         self.uncompressed_bytes = 0;
@@ -674,13 +748,14 @@ mod tests {
     use super::*;
 
     use datafusion::arrow::array::{
-        Array, BooleanArray, Int32Array, Int64Array, StringArray, TimestampMicrosecondArray,
+        Array, BooleanArray, Int32Array, StringArray, TimestampMicrosecondArray,
     };
     use datafusion::arrow::datatypes::{DataType, Field, TimeUnit};
     use datafusion::arrow::record_batch::RecordBatch;
     use datafusion::parquet::arrow::arrow_reader::{
         ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowSelection, RowSelector,
     };
+    use datafusion::parquet::file::metadata::PageIndexPolicy;
     use datafusion::parquet::file::reader::{FileReader, SerializedFileReader};
 
     /// A small deterministic generator for test data.
@@ -739,18 +814,22 @@ mod tests {
         let schema = schema();
         let mut writer =
             TableWriter::new(file.reopen().unwrap(), &schema, &KINDS, group_rows).unwrap();
-        let few_table: Vec<String> = (0..37).map(|i| format!("value-{i}")).collect();
+        // A lasting table that grows by three entries a batch.
+        let few_table: Vec<String> = (0..37 + 3 * batches)
+            .map(|i| format!("value-{i}"))
+            .collect();
         let mut mix = Mix(7);
         let (mut few, mut many, mut times, mut ports) = (vec![], vec![], vec![], vec![]);
         let mut serial = 0u64;
         for batch in 0..batches {
+            let few_len = 37 + 3 * batch as u64;
             // Runs long and short, so both halves of the hybrid encoding are used.
             let few_rows: Vec<u32> = (0..rows)
                 .map(|i| {
                     if (i / 50) % 3 == 0 {
                         5
                     } else {
-                        (mix.next() % 37) as u32
+                        (mix.next() % few_len) as u32
                     }
                 })
                 .collect();
@@ -767,7 +846,10 @@ mod tests {
             let many_rows: Vec<u32> = (0..rows).map(|i| (i - i % 2) as u32).collect();
             let time: Vec<i64> = (0..rows).map(|_| mix.next() as i64 - (1 << 30)).collect();
             let port: Vec<i32> = (0..rows).map(|_| (mix.next() % 70_000) as i32).collect();
-            let few_refs: Vec<&str> = few_table.iter().map(String::as_str).collect();
+            let few_refs: Vec<&str> = few_table[..few_len as usize]
+                .iter()
+                .map(String::as_str)
+                .collect();
             let many_refs: Vec<&str> = many_table.iter().map(String::as_str).collect();
             let mut done = 0;
             while done < rows {
@@ -779,10 +861,12 @@ mod tests {
                             Values::Strings {
                                 table: &few_refs,
                                 rows: &few_rows[part.clone()],
+                                lasting: true,
                             },
                             Values::Strings {
                                 table: &many_refs,
                                 rows: &many_rows[part.clone()],
+                                lasting: false,
                             },
                             Values::String("Tcp"),
                             Values::Int64(&time[part.clone()]),
@@ -806,7 +890,8 @@ mod tests {
     }
 
     fn read(file: &tempfile::NamedTempFile, selection: Option<RowSelection>) -> Vec<RecordBatch> {
-        let options = ArrowReaderOptions::new().with_page_index(true);
+        // Required: the test fails if the offset index is missing or unreadable.
+        let options = ArrowReaderOptions::new().with_offset_index_policy(PageIndexPolicy::Required);
         let mut builder =
             ParquetRecordBatchReaderBuilder::try_new_with_options(file.reopen().unwrap(), options)
                 .unwrap()

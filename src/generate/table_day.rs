@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 
-use super::encoder::{ColumnKind, TableWriter, Values};
+use super::encoder::{ColumnKind, StringTable, TableWriter, Values};
 use super::world::{
     Actor, CHILDREN, DLLS, Device, Kind, RARE_CHILDREN, Rng, URLS, World, stable_hex,
 };
@@ -52,6 +52,9 @@ pub(super) fn write_table_day(
         path: path.clone(),
         message: e.to_string(),
     };
+    // Network events have no target columns: their (costly) targets are not built.
+    let with_targets = columns.iter().any(|c| c.is_target());
+    let mut targets = Targets::default();
     let mut writer = TableWriter::new(file, &schema, &kinds, world.options.row_group_rows)
         .map_err(parquet_err)?;
     let mut rows = 0u64;
@@ -125,7 +128,12 @@ pub(super) fn write_table_day(
                 // Batches end where row groups do.
                 let take = rest.len().min(batch_rows).min(writer.room_in_group());
                 let (batch, after) = rest.split_at(take);
-                let sources = BatchSources::new(world, table, batch, &casts);
+                let target_rows = batch
+                    .iter()
+                    .filter(|_| with_targets)
+                    .map(|e| targets.entry(world, table, e, &casts))
+                    .collect();
+                let sources = BatchSources::new(world, table, batch, &casts, &targets, target_rows);
                 let data: Vec<ColumnData> =
                     columns.iter().map(|col| sources.column(*col)).collect();
                 let values: Vec<Values> = data.iter().map(ColumnData::values).collect();
@@ -204,6 +212,17 @@ enum Col {
 }
 
 impl Col {
+    fn is_target(self) -> bool {
+        matches!(
+            self,
+            Col::TargetName
+                | Col::TargetFolder
+                | Col::TargetSha1
+                | Col::TargetSha256
+                | Col::TargetMd5
+        )
+    }
+
     /// What the encoder is handed for this column.
     fn kind(self) -> ColumnKind {
         match self {
@@ -361,8 +380,11 @@ fn target(table: DefenderTable, e: &Event, actor: &Actor, user: &str) -> (String
     }
 }
 
-/// What determines [`target`]'s answer for an event: equal keys, equal targets.
-fn target_key(table: DefenderTable, e: &Event) -> (u32, u32, u64) {
+/// What determines [`target`]'s answer for an event: equal keys, equal targets. Keys hold for
+/// the whole table-day (they name the device, not its slot in a batch), and background files
+/// name only the user whose folder they are in, so the same files on other devices share one
+/// entry.
+fn target_key(table: DefenderTable, e: &Event, device: &Device) -> (u32, u32, u64) {
     let p = e.pick >> 8;
     let rare = e.rare as u64;
     match table {
@@ -373,26 +395,23 @@ fn target_key(table: DefenderTable, e: &Event) -> (u32, u32, u64) {
         DefenderTable::DeviceImageLoadEvents => {
             let dll = p % DLLS.len() as u64;
             if e.rare && p.is_multiple_of(7) {
-                (e.device, e.actor, dll | 1 << 40)
+                (device.number, e.actor, dll | 1 << 40)
             } else {
                 (0, 0, dll)
             }
         }
         _ => {
+            let folder = p % 5;
+            let (owner, actor) = match (e.rare, folder) {
+                (true, _) => (device.number, e.actor),
+                // c:\users\{user}\...
+                (false, 0 | 1) => (device.user_number, u32::MAX),
+                (false, _) => (u32::MAX, u32::MAX),
+            };
             let n = if e.rare { p % 100_000 } else { p % 400 };
-            let actor = if e.rare { e.actor } else { u32::MAX };
-            (e.device, actor, ((p % 5) << 48) | (n << 8) | (p % 7))
+            (owner, actor, (folder << 48) | (n << 8) | (p % 7))
         }
     }
-}
-
-/// A target's strings, built once per distinct target in a batch.
-struct Target {
-    name: String,
-    path: String,
-    sha1: String,
-    sha256: String,
-    md5: String,
 }
 
 fn child(e: &Event) -> (&'static str, &'static str, &'static str) {
@@ -400,15 +419,55 @@ fn child(e: &Event) -> (&'static str, &'static str, &'static str) {
     list[((e.pick >> 8) % list.len() as u64) as usize]
 }
 
+/// What a table-day's events touched (child processes, files, DLLs), each built once. An
+/// entry keeps its place, so the encoder's dictionary ids for it last from batch to batch.
+#[derive(Default)]
+struct Targets {
+    index: hashbrown::HashMap<(u32, u32, u64), u32, foldhash::fast::FixedState>,
+    names: Vec<String>,
+    paths: Vec<String>,
+    sha1s: Vec<String>,
+    sha256s: Vec<String>,
+    md5s: Vec<String>,
+}
+
+impl Targets {
+    /// The entry of what `e` touched, added on first sight.
+    fn entry(
+        &mut self,
+        world: &World,
+        table: DefenderTable,
+        e: &Event,
+        casts: &[(u32, Vec<Actor>)],
+    ) -> u32 {
+        let (device, cast) = &casts[e.device as usize];
+        let device = &world.devices[*device as usize];
+        let key = target_key(table, e, device);
+        if let Some(entry) = self.index.get(&key) {
+            return *entry;
+        }
+        let (folder, name) = target(table, e, &cast[e.actor as usize], &device.user);
+        let path = format!(r"{folder}\{name}");
+        self.sha1s.push(stable_hex(&path, 11, 40));
+        self.sha256s.push(stable_hex(&path, 12, 64));
+        self.md5s.push(stable_hex(&path, 13, 32));
+        self.names.push(name);
+        self.paths.push(path);
+        let entry = (self.names.len() - 1) as u32;
+        self.index.insert(key, entry);
+        entry
+    }
+}
+
 /// What a batch's columns draw on: per row, its device, actor and target, as indices into
-/// the batch's tables of them.
+/// the batch's devices and actors and the table-day's targets.
 struct BatchSources<'a> {
     world: &'a World,
     table: DefenderTable,
     events: &'a [Event],
     devices: Vec<&'a Device>,
     actors: Vec<&'a Actor>,
-    targets: Vec<Target>,
+    targets: &'a Targets,
     device_rows: Vec<u32>,
     actor_rows: Vec<u32>,
     target_rows: Vec<u32>,
@@ -417,8 +476,9 @@ struct BatchSources<'a> {
 /// A column of a batch, owning what its [`Values`] borrow.
 enum ColumnData<'a> {
     Strings {
-        table: Vec<&'a str>,
+        table: Box<dyn StringTable + 'a>,
         rows: Cow<'a, [u32]>,
+        lasting: bool,
     },
     String(&'a str),
     Int64(Vec<i64>),
@@ -430,7 +490,15 @@ enum ColumnData<'a> {
 impl ColumnData<'_> {
     fn values(&self) -> Values<'_> {
         match self {
-            ColumnData::Strings { table, rows } => Values::Strings { table, rows },
+            ColumnData::Strings {
+                table,
+                rows,
+                lasting,
+            } => Values::Strings {
+                table: table.as_ref(),
+                rows,
+                lasting: *lasting,
+            },
             ColumnData::String(value) => Values::String(value),
             ColumnData::Int64(values) => Values::Int64(values),
             ColumnData::Int32(values) => Values::Int32(values),
@@ -446,6 +514,8 @@ impl<'a> BatchSources<'a> {
         table: DefenderTable,
         events: &'a [Event],
         casts: &'a [(u32, Vec<Actor>)],
+        targets: &'a Targets,
+        target_rows: Vec<u32>,
     ) -> BatchSources<'a> {
         let devices = casts
             .iter()
@@ -462,28 +532,6 @@ impl<'a> BatchSources<'a> {
             .iter()
             .map(|e| first_actor[e.device as usize] + e.actor)
             .collect();
-        let mut index: hashbrown::HashMap<(u32, u32, u64), u32, foldhash::fast::FixedState> =
-            Default::default();
-        let mut targets: Vec<Target> = Vec::new();
-        let target_rows = events
-            .iter()
-            .map(|e| {
-                *index.entry(target_key(table, e)).or_insert_with(|| {
-                    let actor = &casts[e.device as usize].1[e.actor as usize];
-                    let user = &world.devices[casts[e.device as usize].0 as usize].user;
-                    let (folder, name) = target(table, e, actor, user);
-                    let path = format!(r"{folder}\{name}");
-                    targets.push(Target {
-                        sha1: stable_hex(&path, 11, 40),
-                        sha256: stable_hex(&path, 12, 64),
-                        md5: stable_hex(&path, 13, 32),
-                        name,
-                        path,
-                    });
-                    (targets.len() - 1) as u32
-                })
-            })
-            .collect();
         BatchSources {
             world,
             table,
@@ -498,31 +546,35 @@ impl<'a> BatchSources<'a> {
     }
 
     /// Strings drawn from a fixed list, by a per-event choice.
-    fn choice(&self, list: &[&'a str], pick: impl Fn(&Event) -> usize) -> ColumnData<'a> {
+    fn choice(&self, list: &'a [&'a str], pick: impl Fn(&Event) -> usize) -> ColumnData<'a> {
         ColumnData::Strings {
-            table: list.to_vec(),
+            table: Box::new(list),
             rows: Cow::Owned(self.events.iter().map(|e| pick(e) as u32).collect()),
+            lasting: true,
         }
     }
 
-    fn by_device(&self, field: impl Fn(&'a Device) -> &'a str) -> ColumnData<'a> {
+    fn by_device(&self, field: impl Fn(&'a Device) -> &'a str) -> ColumnData<'_> {
         ColumnData::Strings {
-            table: self.devices.iter().map(|d| field(d)).collect(),
-            rows: Cow::Owned(self.device_rows.clone()),
+            table: Box::new(self.devices.iter().map(|d| field(d)).collect::<Vec<_>>()),
+            rows: Cow::Borrowed(&self.device_rows),
+            lasting: false,
         }
     }
 
-    fn by_actor(&self, field: impl Fn(&'a Actor) -> &'a str) -> ColumnData<'a> {
+    fn by_actor(&self, field: impl Fn(&'a Actor) -> &'a str) -> ColumnData<'_> {
         ColumnData::Strings {
-            table: self.actors.iter().map(|a| field(a)).collect(),
-            rows: Cow::Owned(self.actor_rows.clone()),
+            table: Box::new(self.actors.iter().map(|a| field(a)).collect::<Vec<_>>()),
+            rows: Cow::Borrowed(&self.actor_rows),
+            lasting: false,
         }
     }
 
-    fn by_target<'s>(&'s self, field: impl Fn(&'s Target) -> &'s str) -> ColumnData<'s> {
+    fn by_target(&self, field: impl Fn(&'a Targets) -> &'a [String]) -> ColumnData<'_> {
         ColumnData::Strings {
-            table: self.targets.iter().map(field).collect(),
+            table: Box::new(field(self.targets)),
             rows: Cow::Borrowed(&self.target_rows),
+            lasting: true,
         }
     }
 
@@ -562,11 +614,11 @@ impl<'a> BatchSources<'a> {
                 let list = action_types(table);
                 self.choice(list, |e| action_type(table, e.pick))
             }
-            Col::TargetName => self.by_target(|t| &t.name),
-            Col::TargetFolder => self.by_target(|t| &t.path),
-            Col::TargetSha1 => self.by_target(|t| &t.sha1),
-            Col::TargetSha256 => self.by_target(|t| &t.sha256),
-            Col::TargetMd5 => self.by_target(|t| &t.md5),
+            Col::TargetName => self.by_target(|t| &t.names),
+            Col::TargetFolder => self.by_target(|t| &t.paths),
+            Col::TargetSha1 => self.by_target(|t| &t.sha1s),
+            Col::TargetSha256 => self.by_target(|t| &t.sha256s),
+            Col::TargetMd5 => self.by_target(|t| &t.md5s),
             Col::TargetSize => self.longs(|e| ((e.pick >> 20) % 5_000_000) as i64),
             Col::ChildCmdline => self.choice(&CHILD_COMMAND_LINES, |e| {
                 let (list, offset) = if e.rare {
@@ -608,7 +660,8 @@ impl<'a> BatchSources<'a> {
             }),
             Col::InitElevation => ColumnData::String("TokenElevationTypeDefault"),
             Col::RemoteIp => ColumnData::Strings {
-                table: self.world.remote_ips.iter().map(String::as_str).collect(),
+                table: Box::new(self.world.remote_ips.as_slice()),
+                lasting: true,
                 rows: Cow::Owned(
                     self.events
                         .iter()
@@ -625,18 +678,14 @@ impl<'a> BatchSources<'a> {
                     .map(|e| [443, 80, 445, 135, 53, 389][((e.pick >> 40) % 6) as usize])
                     .collect(),
             ),
-            Col::RemoteUrl => {
-                let mut list = vec![""];
-                list.extend_from_slice(URLS);
-                self.choice(&list, |e| {
-                    let p = e.pick >> 44;
-                    if p % 10 == 0 {
-                        1 + ((p >> 4) % URLS.len() as u64) as usize
-                    } else {
-                        0
-                    }
-                })
-            }
+            Col::RemoteUrl => self.choice(&REMOTE_URLS, |e| {
+                let p = e.pick >> 44;
+                if p % 10 == 0 {
+                    1 + ((p >> 4) % URLS.len() as u64) as usize
+                } else {
+                    0
+                }
+            }),
             Col::Protocol => self.choice(&["Tcp", "Udp"], |e| usize::from((e.pick >> 40) % 6 == 4)),
             Col::LocalPort => ColumnData::Int32(
                 self.events
@@ -651,6 +700,17 @@ impl<'a> BatchSources<'a> {
         }
     }
 }
+
+/// Remote URLs: mostly none, else one of [`URLS`].
+const REMOTE_URLS: [&str; URLS.len() + 1] = {
+    let mut urls = [""; URLS.len() + 1];
+    let mut i = 0;
+    while i < URLS.len() {
+        urls[i + 1] = URLS[i];
+        i += 1;
+    }
+    urls
+};
 
 /// The command lines of background children, then of rare services' children.
 const CHILD_COMMAND_LINES: [&str; CHILDREN.len() + RARE_CHILDREN.len()] = {

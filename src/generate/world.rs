@@ -29,13 +29,20 @@ impl Rng {
     fn unit(&mut self) -> f64 {
         (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
+    /// `digits` lower-case hex digits: each 64-bit draw gives 16, most significant first.
     fn hex(&mut self, digits: usize) -> String {
-        let mut s = String::with_capacity(digits);
-        while s.len() < digits {
-            s.push_str(&format!("{:016x}", self.next_u64()));
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut bytes = Vec::with_capacity(digits.next_multiple_of(16));
+        while bytes.len() < digits {
+            let word = self.next_u64();
+            bytes.extend(
+                (0..16)
+                    .rev()
+                    .map(|nibble| HEX[(word >> (nibble * 4)) as usize & 15]),
+            );
         }
-        s.truncate(digits);
-        s
+        bytes.truncate(digits);
+        String::from_utf8(bytes).expect("hex digits are ASCII")
     }
 }
 
@@ -148,10 +155,14 @@ pub(super) struct Actor {
 }
 
 pub(super) struct Device {
+    /// Its place in the world's list.
+    pub(super) number: u32,
     pub(super) name: String,
     pub(super) id: String,
     pub(super) ip: String,
     pub(super) user: String,
+    /// The user's place in `USERS`.
+    pub(super) user_number: u32,
 }
 
 /// A rare service planted on a device-day, and how much it does.
@@ -204,11 +215,15 @@ impl World {
                 } else {
                     format!("{short}.contoso.local")
                 };
+                let id = rng.hex(40);
+                let user_number = rng.below(USERS.len() as u64) as u32;
                 Device {
+                    number: d,
                     name,
-                    id: rng.hex(40),
+                    id,
                     ip: format!("10.{}.{}.{}", 20 + d / 65_025, (d / 255) % 255, d % 255 + 1),
-                    user: USERS[rng.below(USERS.len() as u64) as usize].to_string(),
+                    user: USERS[user_number as usize].to_string(),
+                    user_number,
                 }
             })
             .collect::<Vec<_>>();
