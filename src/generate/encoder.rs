@@ -1,18 +1,19 @@
 //! A Parquet writer for data whose repeated values the caller can name by index.
 //!
-//! `ArrowWriter` hashes every string it is given into the column's dictionary: with about thirty
+//! `ArrowWriter` hashes every value it is given into the column's dictionary: with about thirty
 //! string columns per row that repeat a few thousand values, that hashing (and the copies around
-//! it) was most of the generator's time. Here a batch hands each string column a table of
+//! it) was most of the generator's time. Here a batch hands each repeating column a table of
 //! candidate values and, per row, an index into that table. A candidate is interned into the
-//! column chunk's dictionary the first time a row uses it in that batch; after that a row
-//! costs one lookup.
+//! column chunk's dictionary the first time a row uses it; after that a row costs one lookup.
 //!
-//! The output is plain Parquet v1, as `ArrowWriter` writes it with the generator's settings:
-//! - strings: a PLAIN dictionary page and RLE/bit-packed indices, falling back to PLAIN pages
-//!   once the chunk's dictionary passes 1 MiB (as parquet-rs and parquet-mr do);
-//! - other columns PLAIN; optional columns with RLE definition levels;
-//! - zstd pages of at most 20,000 rows; chunk statistics (min, max, nulls) on non-string
-//!   columns; an offset index, so readers can skip pages.
+//! The output is Parquet v1 as `ArrowWriter` writes it with the generator's settings:
+//! - repeating columns (strings, process ids and times): a PLAIN dictionary page and
+//!   RLE_DICTIONARY pages of RLE/bit-packed indices, going on in PLAIN once the chunk's
+//!   dictionary passes 1 MiB (as parquet-rs and parquet-mr do);
+//! - numbers that hardly repeat (event times, sizes, ports): PLAIN;
+//! - optional columns with RLE definition levels; zstd pages of at most 20,000 rows; chunk
+//!   statistics (min, max, nulls) on all but strings; an offset index, so readers can skip
+//!   pages.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -40,42 +41,92 @@ const PAGE_BYTES: usize = 1 << 20;
 const DICTIONARY_BYTES: usize = 1 << 20;
 const ZSTD_LEVEL: i32 = 1;
 
-/// A batch's candidate strings for a column, looked up only the first time a row uses one.
-pub(super) trait StringTable {
+/// A batch's candidate values for a column (strings, or numbers that repeat), each looked up
+/// only the first time a row uses it.
+pub(super) trait ValueTable {
+    fn kind(&self) -> ColumnKind;
     fn len(&self) -> usize;
-    fn get(&self, entry: usize) -> &str;
+    /// Appends the entry's PLAIN encoding, which is also its dictionary key.
+    fn put_plain(&self, entry: usize, out: &mut Vec<u8>);
+    /// The entry as a number, for statistics; `None` for strings.
+    fn number(&self, _entry: usize) -> Option<i64> {
+        None
+    }
 }
 
-impl<S: AsRef<str>> StringTable for Vec<S> {
+impl<S: AsRef<str>> ValueTable for Vec<S> {
+    fn kind(&self) -> ColumnKind {
+        ColumnKind::String
+    }
     fn len(&self) -> usize {
         self.as_slice().len()
     }
-    fn get(&self, entry: usize) -> &str {
-        self[entry].as_ref()
+    fn put_plain(&self, entry: usize, out: &mut Vec<u8>) {
+        put_plain_string(out, self[entry].as_ref());
     }
 }
 
-impl<S: AsRef<str>> StringTable for &[S] {
+impl<S: AsRef<str>> ValueTable for &[S] {
+    fn kind(&self) -> ColumnKind {
+        ColumnKind::String
+    }
     fn len(&self) -> usize {
         <[S]>::len(self)
     }
-    fn get(&self, entry: usize) -> &str {
-        self[entry].as_ref()
+    fn put_plain(&self, entry: usize, out: &mut Vec<u8>) {
+        put_plain_string(out, self[entry].as_ref());
+    }
+}
+
+/// Repeated 64-bit numbers (ids, times).
+pub(super) struct Longs(pub Vec<i64>);
+
+impl ValueTable for Longs {
+    fn kind(&self) -> ColumnKind {
+        ColumnKind::Int64
+    }
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+    fn put_plain(&self, entry: usize, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.0[entry].to_le_bytes());
+    }
+    fn number(&self, entry: usize) -> Option<i64> {
+        Some(self.0[entry])
+    }
+}
+
+/// Repeated 32-bit numbers (ports).
+pub(super) struct Ints(pub Vec<i32>);
+
+impl ValueTable for Ints {
+    fn kind(&self) -> ColumnKind {
+        ColumnKind::Int32
+    }
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+    fn put_plain(&self, entry: usize, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.0[entry].to_le_bytes());
+    }
+    fn number(&self, entry: usize) -> Option<i64> {
+        Some(self.0[entry] as i64)
     }
 }
 
 /// One batch's values for one column.
 pub(super) enum Values<'a> {
-    /// Row `i` holds `table.get(rows[i])`. `lasting`: the table is the one this column was
-    /// given before, with the same entries at the same places (it may have grown), so the
-    /// dictionary ids found for it still hold.
-    Strings {
-        table: &'a dyn StringTable,
+    /// Row `i` holds entry `rows[i]` of `table`, dictionary-encoded. `lasting`: the table is
+    /// the one this column was given before, with the same entries at the same places (it may
+    /// have grown), so the dictionary ids found for it still hold.
+    Indexed {
+        table: &'a dyn ValueTable,
         rows: &'a [u32],
         lasting: bool,
     },
     /// Every row holds this string.
     String(&'a str),
+    /// Numbers that hardly repeat: PLAIN.
     Int64(&'a [i64]),
     Int32(&'a [i32]),
     /// Every row holds this flag.
@@ -96,7 +147,8 @@ pub(super) enum ColumnKind {
 impl Values<'_> {
     fn kind(&self) -> ColumnKind {
         match self {
-            Values::Strings { .. } | Values::String(_) => ColumnKind::String,
+            Values::Indexed { table, .. } => table.kind(),
+            Values::String(_) => ColumnKind::String,
             Values::Int64(_) => ColumnKind::Int64,
             Values::Int32(_) => ColumnKind::Int32,
             Values::Bool(_) => ColumnKind::Bool,
@@ -237,9 +289,11 @@ struct PendingPage {
 
 #[derive(Default)]
 struct Dictionary {
+    /// Values by their PLAIN encoding.
     ids: HashMap<Box<[u8]>, u32, foldhash::fast::FixedState>,
     /// The dictionary page's PLAIN values.
     plain: Vec<u8>,
+    scratch: Vec<u8>,
 }
 
 impl Dictionary {
@@ -247,17 +301,19 @@ impl Dictionary {
         self.ids.len()
     }
 
-    /// The value's id, or `None` if adding it would overfill the dictionary.
-    fn intern(&mut self, value: &str) -> Option<u32> {
-        if let Some(id) = self.ids.get(value.as_bytes()) {
+    /// The entry's id, or `None` if adding it would overfill the dictionary.
+    fn intern(&mut self, table: &dyn ValueTable, entry: usize) -> Option<u32> {
+        self.scratch.clear();
+        table.put_plain(entry, &mut self.scratch);
+        if let Some(id) = self.ids.get(self.scratch.as_slice()) {
             return Some(*id);
         }
-        if self.plain.len() + 4 + value.len() > DICTIONARY_BYTES && !self.ids.is_empty() {
+        if self.plain.len() + self.scratch.len() > DICTIONARY_BYTES && !self.ids.is_empty() {
             return None;
         }
         let id = self.ids.len() as u32;
-        put_plain_string(&mut self.plain, value);
-        self.ids.insert(value.as_bytes().into(), id);
+        self.plain.extend_from_slice(&self.scratch);
+        self.ids.insert(self.scratch.as_slice().into(), id);
         Some(id)
     }
 
@@ -321,7 +377,7 @@ impl ColumnChunk {
             )));
         }
         let given = match values {
-            Values::Strings { rows, .. } => Some(rows.len()),
+            Values::Indexed { rows, .. } => Some(rows.len()),
             Values::Int64(v) => Some(v.len()),
             Values::Int32(v) => Some(v.len()),
             _ => None,
@@ -334,7 +390,7 @@ impl ColumnChunk {
             )));
         }
         match values {
-            Values::Strings {
+            Values::Indexed {
                 table,
                 rows,
                 lasting,
@@ -350,7 +406,7 @@ impl ColumnChunk {
                     self.ids_of_table.clear();
                 }
                 self.ids_of_table.resize(entries, UNSEEN);
-                self.push_strings(*table, rows, compressor)?;
+                self.push_indexed(*table, rows, compressor)?;
             }
             Values::String(value) => {
                 static ZEROS: [u32; 4_096] = [0; 4_096];
@@ -360,11 +416,12 @@ impl ColumnChunk {
                 let mut left = rows;
                 while left > 0 {
                     let n = left.min(ZEROS.len());
-                    self.push_strings(&table, &ZEROS[..n], compressor)?;
+                    self.push_indexed(&table, &ZEROS[..n], compressor)?;
                     left -= n;
                 }
             }
             Values::Int64(values) => {
+                self.go_plain(compressor)?;
                 for page in self.page_parts(values) {
                     for &v in page {
                         self.page.plain.extend_from_slice(&v.to_le_bytes());
@@ -375,6 +432,7 @@ impl ColumnChunk {
                 }
             }
             Values::Int32(values) => {
+                self.go_plain(compressor)?;
                 for page in self.page_parts(values) {
                     for &v in page {
                         self.page.plain.extend_from_slice(&v.to_le_bytes());
@@ -417,18 +475,20 @@ impl ColumnChunk {
             .chain(tail.chunks(PAGE_ROWS))
     }
 
-    /// Appends rows that hold `table.get(rows[i])` (every entry is known to exist, and
+    /// Appends rows that hold entries `rows[i]` of `table` (every entry is known to exist, and
     /// `ids_of_table` has a place for each).
-    fn push_strings(
+    fn push_indexed(
         &mut self,
-        table: &dyn StringTable,
+        table: &dyn ValueTable,
         rows: &[u32],
         compressor: &mut zstd::bulk::Compressor<'static>,
     ) -> Result<()> {
         let mut i = 0;
         while i < rows.len() {
             if self.plain {
-                put_plain_string(&mut self.page.plain, table.get(rows[i] as usize));
+                let entry = rows[i] as usize;
+                table.put_plain(entry, &mut self.page.plain);
+                self.count_in_statistics(table.number(entry));
                 self.rows_done(1, compressor)?;
                 i += 1;
                 continue;
@@ -439,10 +499,12 @@ impl ColumnChunk {
                 let entry = rows[k] as usize;
                 let mut id = self.ids_of_table[entry];
                 if id == UNSEEN {
-                    match self.dictionary.intern(table.get(entry)) {
+                    match self.dictionary.intern(table, entry) {
                         Some(new) => {
                             id = new;
                             self.ids_of_table[entry] = id;
+                            // Each value written is seen here once per chunk at least.
+                            self.count_in_statistics(table.number(entry));
                         }
                         None => break,
                     }
@@ -452,16 +514,28 @@ impl ColumnChunk {
             }
             self.rows_done(k - i, compressor)?;
             if k < end {
-                // The dictionary is full: what is pending goes out as indices, the rest of
-                // the chunk as PLAIN.
-                if self.page.rows > 0 {
-                    self.write_page(compressor)?;
-                }
-                self.plain = true;
+                // The dictionary is full.
+                self.go_plain(compressor)?;
             }
             i = k;
         }
         Ok(())
+    }
+
+    /// The rest of the chunk is PLAIN (after dictionary ids, the pending page is written).
+    fn go_plain(&mut self, compressor: &mut zstd::bulk::Compressor<'static>) -> Result<()> {
+        if !self.page.ids.is_empty() {
+            self.write_page(compressor)?;
+        }
+        self.plain = true;
+        Ok(())
+    }
+
+    fn count_in_statistics(&mut self, number: Option<i64>) {
+        if let Some(v) = number {
+            self.min = self.min.min(v);
+            self.max = self.max.max(v);
+        }
     }
 
     /// Counts `n` rows into the pending page (which they fit), writing it when full.
@@ -491,8 +565,8 @@ impl ColumnChunk {
             let width = bit_width(self.dictionary.len().saturating_sub(1) as u32);
             buf.push(width);
             put_hybrid(&mut buf, &page.ids, width);
-            // What parquet-rs writes for v1 data pages with a dictionary.
-            Encoding::PLAIN_DICTIONARY
+            // As parquet-rs writes them: RLE_DICTIONARY data pages, a PLAIN dictionary page.
+            Encoding::RLE_DICTIONARY
         } else if !page.flags.is_empty() {
             // PLAIN booleans: bits, least significant first, with no run header.
             let mut bytes = vec![0u8; page.flags.len().div_ceil(8)];
@@ -551,12 +625,12 @@ impl ColumnChunk {
             std::mem::replace(&mut self.pages, TrackedWrite::new(Vec::new())).into_inner()?;
         let mut chunk = TrackedWrite::new(Vec::with_capacity(data.len() + 64));
         let mut uncompressed = self.uncompressed_bytes;
-        let dictionary_used = self.encodings.contains(&Encoding::PLAIN_DICTIONARY);
+        let dictionary_used = self.encodings.contains(&Encoding::RLE_DICTIONARY);
         if dictionary_used {
             let dictionary = Page::DictionaryPage {
                 buf: Bytes::from(compressor.compress(&self.dictionary.plain)?),
                 num_values: self.dictionary.len() as u32,
-                encoding: Encoding::PLAIN_DICTIONARY,
+                encoding: Encoding::PLAIN,
                 is_sorted: false,
             };
             let spec = SerializedPageWriter::new(&mut chunk)
@@ -572,7 +646,7 @@ impl ColumnChunk {
             location.offset += data_offset;
         }
         let mut encodings = std::mem::take(&mut self.encodings);
-        if self.plain && !encodings.contains(&Encoding::PLAIN) {
+        if dictionary_used && !encodings.contains(&Encoding::PLAIN) {
             encodings.push(Encoding::PLAIN);
         }
         let mut metadata = ColumnChunkMetaData::builder(Arc::clone(&self.descr))
@@ -748,7 +822,7 @@ mod tests {
     use super::*;
 
     use datafusion::arrow::array::{
-        Array, BooleanArray, Int32Array, StringArray, TimestampMicrosecondArray,
+        Array, BooleanArray, Int32Array, Int64Array, StringArray, TimestampMicrosecondArray,
     };
     use datafusion::arrow::datatypes::{DataType, Field, TimeUnit};
     use datafusion::arrow::record_batch::RecordBatch;
@@ -784,10 +858,11 @@ mod tests {
             Field::new("flag", DataType::Boolean, true),
             Field::new("nothing", DataType::Utf8, true),
             Field::new("no_number", DataType::Float64, true),
+            Field::new("pid", DataType::Int64, true),
         ])
     }
 
-    const KINDS: [ColumnKind; 8] = [
+    const KINDS: [ColumnKind; 9] = [
         ColumnKind::String,
         ColumnKind::String,
         ColumnKind::String,
@@ -796,20 +871,25 @@ mod tests {
         ColumnKind::Bool,
         ColumnKind::Null,
         ColumnKind::Null,
+        ColumnKind::Int64,
     ];
+
+    /// What a test file holds, column by column.
+    #[derive(Default)]
+    struct Expected {
+        few: Vec<String>,
+        many: Vec<String>,
+        times: Vec<i64>,
+        ports: Vec<i32>,
+        pids: Vec<i64>,
+    }
 
     /// Writes `batches` batches of `rows` rows; returns the file and the expected columns.
     fn write(
         batches: usize,
         rows: usize,
         group_rows: usize,
-    ) -> (
-        tempfile::NamedTempFile,
-        Vec<String>,
-        Vec<String>,
-        Vec<i64>,
-        Vec<i32>,
-    ) {
+    ) -> (tempfile::NamedTempFile, Expected) {
         let file = tempfile::NamedTempFile::new().unwrap();
         let schema = schema();
         let mut writer =
@@ -819,7 +899,7 @@ mod tests {
             .map(|i| format!("value-{i}"))
             .collect();
         let mut mix = Mix(7);
-        let (mut few, mut many, mut times, mut ports) = (vec![], vec![], vec![], vec![]);
+        let mut expected = Expected::default();
         let mut serial = 0u64;
         for batch in 0..batches {
             let few_len = 37 + 3 * batch as u64;
@@ -846,6 +926,11 @@ mod tests {
             let many_rows: Vec<u32> = (0..rows).map(|i| (i - i % 2) as u32).collect();
             let time: Vec<i64> = (0..rows).map(|_| mix.next() as i64 - (1 << 30)).collect();
             let port: Vec<i32> = (0..rows).map(|_| (mix.next() % 70_000) as i32).collect();
+            // Repeated numbers, dictionary-encoded in even batches and PLAIN in odd ones (a
+            // chunk may switch to PLAIN, never back).
+            let pid_table = Longs((0..50).map(|k| k * 4 - 40 + batch as i64).collect());
+            let pid_rows: Vec<u32> = (0..rows).map(|_| (mix.next() % 50) as u32).collect();
+            let pid: Vec<i64> = pid_rows.iter().map(|r| pid_table.0[*r as usize]).collect();
             let few_refs: Vec<&str> = few_table[..few_len as usize]
                 .iter()
                 .map(String::as_str)
@@ -858,12 +943,12 @@ mod tests {
                 writer
                     .append(
                         &[
-                            Values::Strings {
+                            Values::Indexed {
                                 table: &few_refs,
                                 rows: &few_rows[part.clone()],
                                 lasting: true,
                             },
-                            Values::Strings {
+                            Values::Indexed {
                                 table: &many_refs,
                                 rows: &many_rows[part.clone()],
                                 lasting: false,
@@ -874,19 +959,33 @@ mod tests {
                             Values::Bool(batch % 2 == 1),
                             Values::Null,
                             Values::Null,
+                            if batch % 2 == 0 {
+                                Values::Indexed {
+                                    table: &pid_table,
+                                    rows: &pid_rows[part.clone()],
+                                    lasting: false,
+                                }
+                            } else {
+                                Values::Int64(&pid[part.clone()])
+                            },
                         ],
                         take,
                     )
                     .unwrap();
                 done += take;
             }
-            few.extend(few_rows.iter().map(|r| few_table[*r as usize].clone()));
-            many.extend(many_rows.iter().map(|r| many_table[*r as usize].clone()));
-            times.extend(time);
-            ports.extend(port);
+            expected
+                .few
+                .extend(few_rows.iter().map(|r| few_table[*r as usize].clone()));
+            expected
+                .many
+                .extend(many_rows.iter().map(|r| many_table[*r as usize].clone()));
+            expected.times.extend(time);
+            expected.ports.extend(port);
+            expected.pids.extend(pid);
         }
         writer.close().unwrap();
-        (file, few, many, times, ports)
+        (file, expected)
     }
 
     fn read(file: &tempfile::NamedTempFile, selection: Option<RowSelection>) -> Vec<RecordBatch> {
@@ -904,7 +1003,7 @@ mod tests {
 
     #[test]
     fn what_is_written_reads_back() {
-        let (file, few, many, times, ports) = write(5, 30_011, 64_000);
+        let (file, expected) = write(5, 30_011, 64_000);
         let batches = read(&file, None);
         let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
         assert_eq!(rows, 150_055);
@@ -919,21 +1018,21 @@ mod tests {
             assert_eq!(a.null_count(), 0);
             a.iter().map(|v| v.unwrap().to_string()).collect()
         };
-        assert_eq!(strings(0), few);
-        assert_eq!(strings(1), many);
+        assert_eq!(strings(0), expected.few);
+        assert_eq!(strings(1), expected.many);
         assert!(strings(2).iter().all(|v| v == "Tcp"));
         let t = batch
             .column(3)
             .as_any()
             .downcast_ref::<TimestampMicrosecondArray>()
             .unwrap();
-        assert_eq!(t.values().to_vec(), times);
+        assert_eq!(t.values().to_vec(), expected.times);
         let p = batch
             .column(4)
             .as_any()
             .downcast_ref::<Int32Array>()
             .unwrap();
-        assert_eq!(p.values().to_vec(), ports);
+        assert_eq!(p.values().to_vec(), expected.ports);
         let f = batch
             .column(5)
             .as_any()
@@ -944,6 +1043,12 @@ mod tests {
         assert!(f.value(30_011) && !f.value(30_010) && !f.value(60_022));
         assert_eq!(batch.column(6).null_count(), rows);
         assert_eq!(batch.column(7).null_count(), rows);
+        let pids = batch
+            .column(8)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .unwrap();
+        assert_eq!(pids.values().to_vec(), expected.pids);
 
         // The footer: row groups as asked, a dictionary on `few`, the PLAIN fallback on
         // `many`, and statistics that match the data.
@@ -954,18 +1059,25 @@ mod tests {
         let first = metadata.row_group(0);
         assert!(first.column(0).dictionary_page_offset().is_some());
         assert!(first.column(1).encodings().any(|e| e == Encoding::PLAIN));
-        let mut min = i64::MAX;
-        let mut max = i64::MIN;
-        for t in &times[..64_000] {
-            min = min.min(*t);
-            max = max.max(*t);
-        }
-        match first.column(3).statistics().unwrap() {
-            Statistics::Int64(s) => {
-                assert_eq!((*s.min_opt().unwrap(), *s.max_opt().unwrap()), (min, max));
-                assert_eq!(s.null_count_opt(), Some(0));
+        // The second row group's pids: dictionary-encoded (batch 2), then PLAIN (batch 3).
+        let second = metadata.row_group(1);
+        assert!(second.column(8).dictionary_page_offset().is_some());
+        assert!(second.column(8).encodings().any(|e| e == Encoding::PLAIN));
+        for (group, column, values) in [
+            (first, 3, &expected.times[..64_000]),
+            (second, 3, &expected.times[64_000..128_000]),
+            (first, 8, &expected.pids[..64_000]),
+            (second, 8, &expected.pids[64_000..128_000]),
+        ] {
+            let min = *values.iter().min().unwrap();
+            let max = *values.iter().max().unwrap();
+            match group.column(column).statistics().unwrap() {
+                Statistics::Int64(s) => {
+                    assert_eq!((*s.min_opt().unwrap(), *s.max_opt().unwrap()), (min, max));
+                    assert_eq!(s.null_count_opt(), Some(0));
+                }
+                other => panic!("unexpected statistics {other:?}"),
             }
-            other => panic!("unexpected statistics {other:?}"),
         }
         assert!(first.column(0).statistics().is_none());
         assert_eq!(
@@ -988,7 +1100,7 @@ mod tests {
     /// the right ones.
     #[test]
     fn pages_can_be_skipped_through_the_offset_index() {
-        let (file, few, many, times, _) = write(3, 50_000, 100_000);
+        let (file, expected) = write(3, 50_000, 100_000);
         let selection = RowSelection::from(vec![
             RowSelector::skip(45_123),
             RowSelector::select(3),
@@ -1016,9 +1128,9 @@ mod tests {
             .downcast_ref::<TimestampMicrosecondArray>()
             .unwrap();
         for (i, row) in rows.iter().enumerate() {
-            assert_eq!(few_read.value(i), few[*row]);
-            assert_eq!(many_read.value(i), many[*row]);
-            assert_eq!(t.value(i), times[*row]);
+            assert_eq!(few_read.value(i), expected.few[*row]);
+            assert_eq!(many_read.value(i), expected.many[*row]);
+            assert_eq!(t.value(i), expected.times[*row]);
         }
         let reader = SerializedFileReader::new(file.reopen().unwrap()).unwrap();
         assert!(

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 
-use super::encoder::{ColumnKind, StringTable, TableWriter, Values};
+use super::encoder::{ColumnKind, Ints, Longs, TableWriter, ValueTable, Values};
 use super::world::{
     Actor, CHILDREN, DLLS, Device, Kind, RARE_CHILDREN, Rng, URLS, World, stable_hex,
 };
@@ -475,8 +475,9 @@ struct BatchSources<'a> {
 
 /// A column of a batch, owning what its [`Values`] borrow.
 enum ColumnData<'a> {
-    Strings {
-        table: Box<dyn StringTable + 'a>,
+    /// Entries of a table, by row (see [`Values::Indexed`]).
+    Indexed {
+        table: Box<dyn ValueTable + 'a>,
         rows: Cow<'a, [u32]>,
         lasting: bool,
     },
@@ -490,11 +491,11 @@ enum ColumnData<'a> {
 impl ColumnData<'_> {
     fn values(&self) -> Values<'_> {
         match self {
-            ColumnData::Strings {
+            ColumnData::Indexed {
                 table,
                 rows,
                 lasting,
-            } => Values::Strings {
+            } => Values::Indexed {
                 table: table.as_ref(),
                 rows,
                 lasting: *lasting,
@@ -547,7 +548,7 @@ impl<'a> BatchSources<'a> {
 
     /// Strings drawn from a fixed list, by a per-event choice.
     fn choice(&self, list: &'a [&'a str], pick: impl Fn(&Event) -> usize) -> ColumnData<'a> {
-        ColumnData::Strings {
+        ColumnData::Indexed {
             table: Box::new(list),
             rows: Cow::Owned(self.events.iter().map(|e| pick(e) as u32).collect()),
             lasting: true,
@@ -555,7 +556,7 @@ impl<'a> BatchSources<'a> {
     }
 
     fn by_device(&self, field: impl Fn(&'a Device) -> &'a str) -> ColumnData<'_> {
-        ColumnData::Strings {
+        ColumnData::Indexed {
             table: Box::new(self.devices.iter().map(|d| field(d)).collect::<Vec<_>>()),
             rows: Cow::Borrowed(&self.device_rows),
             lasting: false,
@@ -563,7 +564,7 @@ impl<'a> BatchSources<'a> {
     }
 
     fn by_actor(&self, field: impl Fn(&'a Actor) -> &'a str) -> ColumnData<'_> {
-        ColumnData::Strings {
+        ColumnData::Indexed {
             table: Box::new(self.actors.iter().map(|a| field(a)).collect::<Vec<_>>()),
             rows: Cow::Borrowed(&self.actor_rows),
             lasting: false,
@@ -571,7 +572,7 @@ impl<'a> BatchSources<'a> {
     }
 
     fn by_target(&self, field: impl Fn(&'a Targets) -> &'a [String]) -> ColumnData<'_> {
-        ColumnData::Strings {
+        ColumnData::Indexed {
             table: Box::new(field(self.targets)),
             rows: Cow::Borrowed(&self.target_rows),
             lasting: true,
@@ -582,13 +583,13 @@ impl<'a> BatchSources<'a> {
         ColumnData::Int64(self.events.iter().map(f).collect())
     }
 
-    fn actor_longs(&self, f: impl Fn(&Actor) -> i64) -> ColumnData<'a> {
-        ColumnData::Int64(
-            self.actor_rows
-                .iter()
-                .map(|a| f(self.actors[*a as usize]))
-                .collect(),
-        )
+    /// Numbers of the actor, which repeat as the actor does.
+    fn actor_longs(&self, f: impl Fn(&Actor) -> i64) -> ColumnData<'_> {
+        ColumnData::Indexed {
+            table: Box::new(Longs(self.actors.iter().map(|a| f(a)).collect())),
+            rows: Cow::Borrowed(&self.actor_rows),
+            lasting: false,
+        }
     }
 
     /// Times in the file's unit.
@@ -597,7 +598,7 @@ impl<'a> BatchSources<'a> {
         self.longs(|e| if micros { f(e) / 1_000 } else { f(e) })
     }
 
-    fn actor_times(&self, f: impl Fn(&Actor) -> i64) -> ColumnData<'a> {
+    fn actor_times(&self, f: impl Fn(&Actor) -> i64) -> ColumnData<'_> {
         let micros = self.world.options.microsecond_times;
         self.actor_longs(|a| if micros { f(a) / 1_000 } else { f(a) })
     }
@@ -659,7 +660,7 @@ impl<'a> BatchSources<'a> {
                 }
             }),
             Col::InitElevation => ColumnData::String("TokenElevationTypeDefault"),
-            Col::RemoteIp => ColumnData::Strings {
+            Col::RemoteIp => ColumnData::Indexed {
                 table: Box::new(self.world.remote_ips.as_slice()),
                 lasting: true,
                 rows: Cow::Owned(
@@ -672,12 +673,16 @@ impl<'a> BatchSources<'a> {
             Col::RemoteIpType => self.choice(&["Private", "Public"], |e| {
                 usize::from((e.pick >> 32) % 3 != 0)
             }),
-            Col::RemotePort => ColumnData::Int32(
-                self.events
-                    .iter()
-                    .map(|e| [443, 80, 445, 135, 53, 389][((e.pick >> 40) % 6) as usize])
-                    .collect(),
-            ),
+            Col::RemotePort => ColumnData::Indexed {
+                table: Box::new(Ints(vec![443, 80, 445, 135, 53, 389])),
+                rows: Cow::Owned(
+                    self.events
+                        .iter()
+                        .map(|e| ((e.pick >> 40) % 6) as u32)
+                        .collect(),
+                ),
+                lasting: true,
+            },
             Col::RemoteUrl => self.choice(&REMOTE_URLS, |e| {
                 let p = e.pick >> 44;
                 if p % 10 == 0 {
