@@ -175,19 +175,19 @@ impl TableWriter {
         group_rows: usize,
     ) -> Result<TableWriter> {
         let descriptor = ArrowSchemaConverter::new().convert(schema)?;
+        if kinds.len() != descriptor.num_columns() {
+            return Err(ParquetError::General(format!(
+                "{} columns planned for a schema of {} columns",
+                kinds.len(),
+                descriptor.num_columns()
+            )));
+        }
         let columns = descriptor
             .columns()
             .iter()
             .zip(kinds)
             .map(|(descr, kind)| ColumnChunk::new(Arc::clone(descr), *kind))
             .collect::<Result<Vec<_>>>()?;
-        if columns.len() != schema.fields().len() || kinds.len() != columns.len() {
-            return Err(ParquetError::General(format!(
-                "{} columns planned for a schema of {} fields",
-                kinds.len(),
-                schema.fields().len()
-            )));
-        }
         let properties = WriterProperties::builder()
             .set_compression(compression())
             .build();
@@ -260,7 +260,8 @@ struct ColumnChunk {
     dictionary: Dictionary,
     /// Once the dictionary is full, the rest of the chunk is PLAIN.
     plain: bool,
-    /// Per batch: a table entry's dictionary id, or `UNSEEN`.
+    /// For the table last given: each entry's dictionary id, or `UNSEEN`. Kept while the
+    /// table lasts (see [`Values::Indexed`]) and the chunk's dictionary does.
     ids_of_table: Vec<u32>,
     page: PendingPage,
     /// Compressed pages with their headers, in order; offsets are relative to its start.
@@ -421,43 +422,25 @@ impl ColumnChunk {
                 }
             }
             Values::Int64(values) => {
-                self.go_plain(compressor)?;
-                for page in self.page_parts(values) {
-                    for &v in page {
-                        self.page.plain.extend_from_slice(&v.to_le_bytes());
-                        self.min = self.min.min(v);
-                        self.max = self.max.max(v);
-                    }
-                    self.rows_done(page.len(), compressor)?;
-                }
+                self.push_plain_numbers(values, |v, out| out.extend(v.to_le_bytes()), compressor)?
             }
             Values::Int32(values) => {
-                self.go_plain(compressor)?;
-                for page in self.page_parts(values) {
-                    for &v in page {
-                        self.page.plain.extend_from_slice(&v.to_le_bytes());
-                        self.min = self.min.min(v as i64);
-                        self.max = self.max.max(v as i64);
+                self.push_plain_numbers(values, |v, out| out.extend(v.to_le_bytes()), compressor)?
+            }
+            Values::Bool(_) | Values::Null => {
+                // A flag is the same on every row; flags are bit-packed when the page is
+                // written, and null rows hold no value at all.
+                let flag = match values {
+                    Values::Bool(flag) => Some(*flag),
+                    _ => None,
+                };
+                self.count_in_statistics(flag.map(i64::from));
+                let mut left = rows;
+                while left > 0 {
+                    let n = left.min(PAGE_ROWS - self.page.rows);
+                    if let Some(flag) = flag {
+                        self.page.flags.extend(std::iter::repeat_n(flag, n));
                     }
-                    self.rows_done(page.len(), compressor)?;
-                }
-            }
-            Values::Bool(flag) => {
-                // Written as PLAIN bits when the page is.
-                self.min = self.min.min(*flag as i64);
-                self.max = self.max.max(*flag as i64);
-                let mut left = rows;
-                while left > 0 {
-                    let n = left.min(PAGE_ROWS - self.page.rows);
-                    self.page.flags.extend(std::iter::repeat_n(*flag, n));
-                    self.rows_done(n, compressor)?;
-                    left -= n;
-                }
-            }
-            Values::Null => {
-                let mut left = rows;
-                while left > 0 {
-                    let n = left.min(PAGE_ROWS - self.page.rows);
                     self.rows_done(n, compressor)?;
                     left -= n;
                 }
@@ -466,13 +449,25 @@ impl ColumnChunk {
         Ok(())
     }
 
-    /// Splits `values` where pages end: the first part fills the pending page.
-    fn page_parts<'v, T>(&self, values: &'v [T]) -> impl Iterator<Item = &'v [T]> + use<'v, T> {
-        let first = values.len().min(PAGE_ROWS - self.page.rows);
-        let (head, tail) = values.split_at(first);
-        std::iter::once(head)
-            .filter(|h| !h.is_empty())
-            .chain(tail.chunks(PAGE_ROWS))
+    /// Appends numbers that hardly repeat, PLAIN (after any dictionary ids of this chunk).
+    fn push_plain_numbers<T: Copy + Into<i64>>(
+        &mut self,
+        values: &[T],
+        put: impl Fn(T, &mut Vec<u8>),
+        compressor: &mut zstd::bulk::Compressor<'static>,
+    ) -> Result<()> {
+        self.go_plain(compressor)?;
+        let mut rest = values;
+        while !rest.is_empty() {
+            let (page, after) = rest.split_at(rest.len().min(PAGE_ROWS - self.page.rows));
+            for &v in page {
+                put(v, &mut self.page.plain);
+                self.count_in_statistics(Some(v.into()));
+            }
+            self.rows_done(page.len(), compressor)?;
+            rest = after;
+        }
+        Ok(())
     }
 
     /// Appends rows that hold entries `rows[i]` of `table` (every entry is known to exist, and

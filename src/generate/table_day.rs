@@ -63,7 +63,6 @@ pub(super) fn write_table_day(
     let mut casts: Vec<(u32, Vec<Actor>)> = Vec::new();
     for device in 0..world.options.devices {
         let mut cast = world.cast(device, day);
-        let base = cast.len();
         let mut rng = Rng::new(&[
             world.options.seed,
             5,
@@ -119,7 +118,6 @@ pub(super) fn write_table_day(
                 });
             }
         }
-        debug_assert!(cast.len() >= base);
         casts.push((device, cast));
         if events.len() >= batch_rows || device + 1 == world.options.devices {
             events.sort_by_key(|e| (e.time, e.device, e.actor));
@@ -414,9 +412,22 @@ fn target_key(table: DefenderTable, e: &Event, device: &Device) -> (u32, u32, u6
     }
 }
 
+/// The child process an event started: an index into [`CHILDREN`] followed by
+/// [`RARE_CHILDREN`] (rare services start the latter).
+fn child_index(e: &Event) -> usize {
+    let (count, offset) = if e.rare {
+        (RARE_CHILDREN.len(), CHILDREN.len())
+    } else {
+        (CHILDREN.len(), 0)
+    };
+    offset + ((e.pick >> 8) % count as u64) as usize
+}
+
 fn child(e: &Event) -> (&'static str, &'static str, &'static str) {
-    let list = if e.rare { RARE_CHILDREN } else { CHILDREN };
-    list[((e.pick >> 8) % list.len() as u64) as usize]
+    match child_index(e) {
+        i if i < CHILDREN.len() => CHILDREN[i],
+        i => RARE_CHILDREN[i - CHILDREN.len()],
+    }
 }
 
 /// What a table-day's events touched (child processes, files, DLLs), each built once. An
@@ -592,15 +603,21 @@ impl<'a> BatchSources<'a> {
         }
     }
 
-    /// Times in the file's unit.
+    /// A time (ns) in the file's unit.
+    fn file_time(&self, nanos: i64) -> i64 {
+        if self.world.options.microsecond_times {
+            nanos / 1_000
+        } else {
+            nanos
+        }
+    }
+
     fn times(&self, f: impl Fn(&Event) -> i64) -> ColumnData<'a> {
-        let micros = self.world.options.microsecond_times;
-        self.longs(|e| if micros { f(e) / 1_000 } else { f(e) })
+        self.longs(|e| self.file_time(f(e)))
     }
 
     fn actor_times(&self, f: impl Fn(&Actor) -> i64) -> ColumnData<'_> {
-        let micros = self.world.options.microsecond_times;
-        self.actor_longs(|a| if micros { f(a) / 1_000 } else { f(a) })
+        self.actor_longs(|a| self.file_time(f(a)))
     }
 
     fn column(&self, col: Col) -> ColumnData<'_> {
@@ -621,14 +638,7 @@ impl<'a> BatchSources<'a> {
             Col::TargetSha256 => self.by_target(|t| &t.sha256s),
             Col::TargetMd5 => self.by_target(|t| &t.md5s),
             Col::TargetSize => self.longs(|e| ((e.pick >> 20) % 5_000_000) as i64),
-            Col::ChildCmdline => self.choice(&CHILD_COMMAND_LINES, |e| {
-                let (list, offset) = if e.rare {
-                    (RARE_CHILDREN, CHILDREN.len())
-                } else {
-                    (CHILDREN, 0)
-                };
-                offset + ((e.pick >> 8) % list.len() as u64) as usize
-            }),
+            Col::ChildCmdline => self.choice(&CHILD_COMMAND_LINES, child_index),
             Col::ChildPid => self.longs(|e| 400 + ((e.pick >> 24) % 40_000) as i64 * 4),
             Col::ChildAccount => self.by_actor(|a| &a.account),
             Col::Init(field) => self.by_actor(move |a| match field {
