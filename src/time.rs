@@ -2,11 +2,35 @@
 //! printed with 7 fractional digits (`2026-11-01T00:00:05.0040000Z`).
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use datafusion::arrow::datatypes::{DataType, TimeUnit};
 
 use crate::error::{HuntError, Result};
-use crate::functions::kusto_datetime::{TICK_NANOS, floor_to_tick};
 
-const NANOS_PER_SECOND: i64 = 1_000_000_000;
+/// Nanoseconds in one second.
+pub const SECOND: i64 = 1_000_000_000;
+/// Nanoseconds in one hour.
+pub const HOUR: i64 = 3_600 * SECOND;
+/// Nanoseconds in one day.
+pub const DAY: i64 = 24 * HOUR;
+/// Nanoseconds in one Kusto tick.
+pub const TICK_NANOS: i64 = 100;
+
+const NANOS_PER_SECOND: i64 = SECOND;
+
+/// The Arrow type of every huntlake datetime: UTC nanoseconds (Kusto's ticks fit exactly).
+pub fn utc_nanos_type() -> DataType {
+    DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into()))
+}
+
+/// Floors nanoseconds since the epoch to a whole tick (towards the past, also before 1970).
+pub fn floor_to_tick(nanos: i64) -> i64 {
+    nanos - nanos.rem_euclid(TICK_NANOS)
+}
+
+/// The start of the UTC day holding `nanos`.
+pub fn day_start(nanos: i64) -> i64 {
+    nanos - nanos.rem_euclid(DAY)
+}
 
 /// Parses a Kusto timespan literal (`14d`, `1.5h`, `90m`, `30s`, `250ms`, `10microseconds`,
 /// `5ticks`) into nanoseconds. The span must be longer than zero (a lookback).

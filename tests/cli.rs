@@ -13,7 +13,7 @@ use datafusion::arrow::datatypes::{DataType, Field, TimeUnit};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use predicates::prelude::*;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// The 18 output columns, in order.
 const HEADER: &str = "DeviceName,ServiceProcess,ServiceProcessCmdline,ServiceProcessCreationTime,\
@@ -197,7 +197,7 @@ fn parquet_has_list_columns_and_utc_nanosecond_timestamps() {
     }
     let lines: Vec<String> = batches
         .iter()
-        .flat_map(|b| (0..b.num_rows()).map(move |r| huntlake::output::json_object(b, r)))
+        .flat_map(|b| (0..b.num_rows()).map(move |r| huntlake::json_object(b, r)))
         .collect();
     assert_eq!(lines, [OTHER_LINE, RARE_LINE]);
     let created = batches[0]
@@ -540,15 +540,23 @@ fn table_folder_without_parquet_files() {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, bytes).unwrap();
     }
-    fails(
-        &mut detect(lake.path()),
-        1,
-        &[
-            "DeviceImageLoadEvents",
-            "no Parquet files",
-            &dir.display().to_string(),
-        ],
+    // An empty table, with a note: the rare service is still found, with no DLLs loaded.
+    let output = detect(lake.path()).assert().success().get_output().clone();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains(&format!(
+            "note: {} holds no Parquet file (*.parquet); DeviceImageLoadEvents is empty",
+            dir.display()
+        )),
+        "{stderr}"
     );
+    let rows = ndjson_rows(&String::from_utf8(output.stdout).unwrap());
+    let rare: Vec<&Value> = rows
+        .iter()
+        .filter(|r| r["ServiceProcess"] == "rare.exe")
+        .collect();
+    assert_eq!(rare.len(), 1, "{rows:?}");
+    assert_eq!(rare[0]["DLLsLoaded"], json!([""]));
 }
 
 /// A table folder whose only `.parquet` is a zero-byte file (skipped: it holds no rows) has no
@@ -560,11 +568,52 @@ fn table_folder_with_only_a_zero_byte_parquet_file() {
     std::fs::remove_dir_all(&dir).unwrap();
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("part-00000.parquet"), b"").unwrap();
+    let output = detect(lake.path()).assert().success().get_output().clone();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains("the 1 Parquet files in")
+            && stderr.contains("are all empty (zero bytes); DeviceImageLoadEvents is empty"),
+        "{stderr}"
+    );
+}
+
+/// Real exports often hold two or three of the four tables: by default a missing table folder
+/// stops the run; `--allow-missing-tables` runs with it empty and says so.
+#[test]
+fn missing_tables_are_allowed_on_request_and_named() {
+    let lake = small_lake();
+    for table in [Table::Image, Table::Network] {
+        std::fs::remove_dir_all(lake.table_dir(table)).unwrap();
+    }
     fails(
         &mut detect(lake.path()),
         1,
-        &["DeviceImageLoadEvents", "no Parquet files"],
+        &["DeviceNetworkEvents", "no folder", "--allow-missing-tables"],
     );
+    let output = detect(lake.path())
+        .args(["--allow-missing-tables", "--format", "ndjson"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    for table in ["DeviceNetworkEvents", "DeviceImageLoadEvents"] {
+        assert!(
+            stderr.contains(&format!(
+                "note: the lake has no {table} folder; the table is empty"
+            )),
+            "{stderr}"
+        );
+    }
+    assert!(!stderr.contains("DeviceFileEvents folder"), "{stderr}");
+    let rows = ndjson_rows(&String::from_utf8(output.stdout).unwrap());
+    let rare = rows
+        .iter()
+        .find(|r| r["ServiceProcess"] == "rare.exe")
+        .expect("rare.exe is still detected");
+    assert_eq!(rare["ConnectedAddresses"], json!([""]));
+    assert_eq!(rare["DLLsLoaded"], json!([""]));
+    assert_eq!(rare["FilesModified"], json!(["drop.txt"]));
 }
 
 #[test]
@@ -792,7 +841,7 @@ fn failed_run_leaves_no_partial_output() {
 /// the plans with their metrics on stderr; piped stderr gets no progress bar.
 #[test]
 fn memory_limit_spill_dir_and_explain_keep_the_answer() {
-    let sample = huntlake::detect::sample_lake_path();
+    let sample = common::sample_lake_path();
     let plain = stdout_of(detect(&sample).args(["--format", "ndjson"]));
     assert_eq!(plain.lines().count(), 4);
 
@@ -840,7 +889,7 @@ fn memory_limit_spill_dir_and_explain_keep_the_answer() {
 /// `HUNTLAKE_SQL_DIR` runs the rule's SQL from a folder instead of the built-in text.
 #[test]
 fn sql_dir_overrides_the_built_in_rule() {
-    let sample = huntlake::detect::sample_lake_path();
+    let sample = common::sample_lake_path();
     let dir = tempfile::tempdir().unwrap();
     let sql = Path::new(env!("CARGO_MANIFEST_DIR")).join("sql");
     for name in [

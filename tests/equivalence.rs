@@ -12,7 +12,7 @@ mod common;
 use common::model::{self, Params};
 use common::*;
 use datafusion::arrow::datatypes::TimeUnit;
-use huntlake::detect::DetectRequest;
+use huntlake::DetectRequest;
 use serde_json::Value;
 
 /// The lakes per test function (4 functions, so they run in parallel).
@@ -356,8 +356,8 @@ impl Switches {
     }
 
     fn apply(&self, request: &mut DetectRequest) {
-        request.keep_empty_in_sets = self.keep_empty_in_sets;
-        request.null_keys_match = self.null_keys_match;
+        request.rule.keep_empty_in_sets = self.keep_empty_in_sets;
+        request.rule.null_keys_match = self.null_keys_match;
         if self.spill {
             request.materialize.memory_budget = 1;
         }

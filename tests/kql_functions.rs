@@ -13,8 +13,8 @@ use datafusion::arrow::datatypes::{DataType, Field, Int32Type, Schema};
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use datafusion::datasource::MemTable;
 use datafusion::prelude::{SessionConfig, SessionContext};
-use huntlake::functions::{register_all, register_kql};
-use huntlake::time::parse_datetime;
+use huntlake::parse_datetime;
+use huntlake::{register_all, register_kql};
 
 const AS_OF: &str = "2024-10-09T14:41:10Z";
 

@@ -8,10 +8,15 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use huntlake::detect::{DetectRequest, detect, sample_lake_path};
-use huntlake::output::json_object;
-use huntlake::rule::Plan;
-use huntlake::sample::write_sample_lake;
+use huntlake::Plan;
+use huntlake::json_object;
+use huntlake::synth::write_sample_lake;
+use huntlake::{DetectRequest, detect};
+
+/// The sample lake as committed in the repository.
+fn sample_lake_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample-lake")
+}
 use serde_json::{Value, json};
 
 const DAY: i64 = 86_400 * 1_000_000_000;
@@ -20,7 +25,7 @@ const DAY: i64 = 86_400 * 1_000_000_000;
 /// undefined), as of the lake's reference time.
 fn detections(lake: &Path, lookback_days: i64, plan: Plan) -> Vec<String> {
     let mut request = DetectRequest::new(lake);
-    request.lookback = lookback_days * DAY;
+    request.rule.lookback = lookback_days * DAY;
     request.plan = plan;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -343,7 +348,7 @@ fn committed_lake_is_what_the_generator_writes() {
     let committed = sample_lake_path();
     let dir = tempfile::tempdir().unwrap();
     let fresh = dir.path().join("sample-lake");
-    let summary = write_sample_lake(&fresh).unwrap();
+    let summary = write_sample_lake(&fresh, false).unwrap();
     assert_eq!(summary.files.len(), 4 * 21, "one file per table and day");
 
     let listed = files(&committed);
@@ -383,8 +388,8 @@ fn the_generator_is_deterministic() {
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = (dir.path().join("a"), dir.path().join("b"));
     let (sa, sb) = (
-        write_sample_lake(&a).unwrap(),
-        write_sample_lake(&b).unwrap(),
+        write_sample_lake(&a, false).unwrap(),
+        write_sample_lake(&b, false).unwrap(),
     );
     assert_eq!(
         (&sa.files, &sa.rows, sa.bytes),

@@ -16,7 +16,7 @@ use datafusion::arrow::datatypes::{DataType, Field, Int32Type, Schema, TimeUnit}
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::datasource::MemTable;
 use datafusion::prelude::{SessionConfig, SessionContext};
-use huntlake::rule::Plan;
+use huntlake::Plan;
 use serde_json::{Value, json};
 
 /// A lake holding these rows, one default-layout file per table (empty tables get a zero-row
@@ -129,9 +129,9 @@ fn custom_allowlist_replaces_the_default() {
         &[],
         &[],
     );
-    let custom = run_both(&lake, &|r| r.allowlist = vec!["updater.exe".into()]);
+    let custom = run_both(&lake, &|r| r.rule.allowlist = vec!["updater.exe".into()]);
     assert_eq!(services(&custom.rows()), ["svchost.exe"]);
-    let none = run_both(&lake, &|r| r.allowlist = vec![]);
+    let none = run_both(&lake, &|r| r.rule.allowlist = vec![]);
     assert_eq!(
         sorted(services(&none.rows())),
         names(&["Updater.EXE", "svchost.exe"])
@@ -251,10 +251,10 @@ fn fewer_than_six_launches_is_rare() {
         strings(&["a", "b", "c", "d", "e"])
     );
 
-    let seven = run_both(&lake, &|r| r.threshold = 7).rows();
+    let seven = run_both(&lake, &|r| r.rule.threshold = 7).rows();
     assert_eq!(count(&seven, "six.exe"), 3);
     assert_eq!(count(&seven, "five.exe"), 2);
-    let five = run_both(&lake, &|r| r.threshold = 5).rows();
+    let five = run_both(&lake, &|r| r.rule.threshold = 5).rows();
     assert_eq!(five.len(), 0, "{five:#?}");
 }
 
@@ -301,7 +301,7 @@ fn window_is_strict_at_tick_precision_and_open_at_the_top() {
     );
 
     // A shorter lookback moves the bound.
-    let short = run_both(&lake, &|r| r.lookback = 2 * NANOS_PER_DAY).rows();
+    let short = run_both(&lake, &|r| r.rule.lookback = 2 * NANOS_PER_DAY).rows();
     assert_eq!(
         only_row(&short, "edge.exe")["ChildProcesses"],
         strings(&["future", "now"])
@@ -526,7 +526,7 @@ fn unmatched_left_joins_give_empty_string_sets() {
             r#""HostName":"ws1","DnsDomain":"corp.example"}"#
         )]
     );
-    let drop = run_both(&lake, &|r| r.keep_empty_in_sets = false);
+    let drop = run_both(&lake, &|r| r.rule.keep_empty_in_sets = false);
     assert_eq!(
         drop.lines,
         [concat!(
@@ -1212,7 +1212,7 @@ fn null_pid_and_creation_time_keys() {
     assert_eq!(nocreated["ConnectedAddresses"], strings(&[""]));
     assert_eq!(nocreated["DLLsLoaded"], strings(&[""]));
 
-    let matching = run_both(&lake, &|r| r.null_keys_match = true).rows();
+    let matching = run_both(&lake, &|r| r.rule.null_keys_match = true).rows();
     let nopid = only_row(&matching, "nopid.exe");
     assert_eq!(nopid["ConnectedAddresses"], strings(&["10.0.0.1"]));
     assert_eq!(nopid["FilesModified"], strings(&["a.txt"]));
@@ -1397,7 +1397,7 @@ fn query(ctx: &SessionContext, sql: &str) -> Vec<Vec<Value>> {
     let mut rows = Vec::new();
     for batch in &batches {
         for row in 0..batch.num_rows() {
-            let line = huntlake::output::json_object(batch, row);
+            let line = huntlake::json_object(batch, row);
             let object: serde_json::Map<String, Value> = serde_json::from_str(&line).unwrap();
             let names = batch.schema();
             rows.push(

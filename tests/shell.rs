@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
-use huntlake::lake::{DefenderTable, Lake, LakeOptions};
+use huntlake::{DefenderTable, Lake, LakeOptions};
 use predicates::prelude::*;
 use serde_json::Value;
 
@@ -28,12 +28,10 @@ fn sql() -> Command {
 fn footer_rows(table: DefenderTable) -> u64 {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let lake = runtime
-        .block_on(Lake::open(
-            &sample_lake().to_string_lossy(),
-            &LakeOptions::default(),
-        ))
+        .block_on(Lake::open(&sample_lake().into(), &LakeOptions::default()))
         .unwrap();
-    lake.table(table).rows()
+    let found = lake.tables.iter().find(|t| t.table == table);
+    found.expect("every table is opened").rows()
 }
 
 fn stdout_of(command: &mut Command) -> String {
@@ -53,15 +51,33 @@ fn ndjson(text: &str) -> Vec<Value> {
 }
 
 #[test]
-fn piped_sql_prints_the_count_as_a_table() {
+fn piped_sql_prints_the_count_as_a_table_on_request() {
     let expected = footer_rows(DefenderTable::DeviceProcessEvents);
     assert_eq!(expected, 3171);
     sql()
+        .args(["--format", "table"])
         .write_stdin("SELECT count(*) AS n FROM DeviceProcessEvents;\n")
         .assert()
         .success()
         .stdout(predicate::str::contains("│ n    │").and(predicate::str::contains("│ 3171 │")))
         .stderr(predicate::str::contains("1 row in "));
+}
+
+/// Down a pipe or into a file, every row comes out in a machine format (NDJSON), not a box
+/// table cut at --max-rows rows.
+#[test]
+fn piped_sql_writes_every_row_as_ndjson() {
+    let out = stdout_of(sql().args([
+        "--max-rows",
+        "2",
+        "-c",
+        "SELECT DeviceName, count(*) AS n FROM DeviceProcessEvents GROUP BY DeviceName \
+         ORDER BY DeviceName",
+    ]));
+    let rows = ndjson(&out);
+    assert_eq!(rows.len(), 8, "{out}");
+    assert_eq!(rows[0]["DeviceName"], "kiosk-lobby-01");
+    assert_eq!(rows[0]["n"], 416);
 }
 
 #[test]
@@ -169,7 +185,7 @@ fn formats_and_row_limits() {
 
     // A table shows --max-rows rows but counts them all.
     sql()
-        .args(["--max-rows", "3", "-c", query])
+        .args(["--format", "table", "--max-rows", "3", "-c", query])
         .assert()
         .success()
         .stdout(
@@ -179,7 +195,7 @@ fn formats_and_row_limits() {
         .stderr(predicate::str::contains("8 rows (3 shown;"));
 
     // Wide cells are cut.
-    let out = stdout_of(sql().args(["-c", "SELECT repeat('x', 200) AS wide"]));
+    let out = stdout_of(sql().args(["--format", "table", "-c", "SELECT repeat('x', 200) AS wide"]));
     assert!(out.contains(&format!("{}…", "x".repeat(47))), "{out}");
     assert!(!out.contains(&"x".repeat(49)));
 
@@ -200,7 +216,7 @@ fn formats_and_row_limits() {
 
 #[test]
 fn meta_commands_describe_the_lake() {
-    let out = stdout_of(sql().args(["-c", "\\d"]));
+    let out = stdout_of(sql().args(["--format", "table", "-c", "\\d"]));
     for (table, rows) in [("DeviceProcessEvents", 3171), ("DeviceFileEvents", 1038)] {
         let line = out
             .lines()
@@ -232,6 +248,8 @@ fn meta_commands_describe_the_lake() {
         "{out}"
     );
     let out = stdout_of(sql().args([
+        "--format",
+        "table",
         "-c",
         "EXPLAIN SELECT count(*) FROM DeviceProcessEvents WHERE contains_ci(FileName, 'cmd')",
     ]));

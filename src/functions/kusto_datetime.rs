@@ -6,25 +6,14 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, AsArray, TimestampNanosecondArray};
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, TimeUnit, TimestampNanosecondType};
+use datafusion::arrow::datatypes::{DataType, TimestampNanosecondType};
 use datafusion::common::{Result, exec_err, plan_err};
 use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
 };
 
 use super::kernels::to_columnar;
-
-/// Nanoseconds in one Kusto tick.
-pub const TICK_NANOS: i64 = 100;
-
-pub fn utc_nanos_type() -> DataType {
-    DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into()))
-}
-
-/// Floors nanoseconds since the epoch to a whole tick (towards the past, also before 1970).
-pub fn floor_to_tick(nanos: i64) -> i64 {
-    nanos - nanos.rem_euclid(TICK_NANOS)
-}
+use crate::time::{TICK_NANOS, floor_to_tick, utc_nanos_type};
 
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct KustoDatetime {

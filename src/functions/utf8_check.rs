@@ -75,8 +75,15 @@ pub fn first_invalid(array: &ArrayRef) -> Option<usize> {
         }
         DataType::Utf8 | DataType::Binary => {
             let bytes = BinaryArray::from(as_bytes(DataType::Binary).ok()?);
-            // One pass over the whole buffer first: valid text is the common case.
-            if std::str::from_utf8(bytes.value_data()).is_ok() {
+            // One pass over the whole buffer first: valid text is the common case. The whole
+            // can be valid while its values are not (two halves of one character, `\xc3` then
+            // `\xa4`, spell `ä`): every value must also start and end on a character boundary.
+            if let Ok(text) = std::str::from_utf8(bytes.value_data())
+                && bytes
+                    .value_offsets()
+                    .iter()
+                    .all(|&offset| text.is_char_boundary(offset as usize))
+            {
                 return None;
             }
             (0..bytes.len()).find_map(|i| (!bytes.is_null(i)).then(|| check(i, bytes.value(i)))?)
@@ -107,5 +114,10 @@ mod tests {
         assert_eq!(first_invalid(&bad), Some(2));
         let plain: ArrayRef = Arc::new(BinaryArray::from(vec![&b"x"[..], &b"\xc3"[..]]));
         assert_eq!(first_invalid(&plain), Some(1));
+        // Each half of `ä` alone is not UTF-8, though the buffer holding both is.
+        let halves: ArrayRef = Arc::new(BinaryArray::from(vec![&b"\xc3"[..], &b"\xa4"[..]]));
+        assert_eq!(first_invalid(&halves), Some(0));
+        let whole: ArrayRef = Arc::new(BinaryArray::from(vec![&b"\xc3\xa4"[..], &b"b"[..]]));
+        assert_eq!(first_invalid(&whole), None);
     }
 }

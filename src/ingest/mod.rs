@@ -4,26 +4,32 @@
 //!
 //! - Streaming: records are read one at a time and buffered per (table, day) up to a bound, so
 //!   memory does not grow with the input.
+//! - By content: a file's format is told by its first bytes, whatever its name; a file that is
+//!   no export is listed as skipped, with why.
 //! - Nothing lost: every record read is written or rejected; each rejected one goes to
-//!   `<lake>/_rejects/` with its file, line and reason (`_` folders are not lake data).
-//! - Idempotent: a source file's outputs are named after it (`ingest-<hash>-...`), and a rerun
-//!   replaces them instead of adding rows.
+//!   `<lake>/_rejects/` as it came, with its file, line and reason (`_` folders are not lake
+//!   data).
+//! - Reruns replace, never duplicate, never lose: a source's outputs are written to a staging
+//!   folder first and moved into the lake only once the whole source is read; then the outputs
+//!   of earlier ingests of the same source are deleted. "The same source" is a file with the
+//!   same path relative to `--from`, or with the same content (size and fingerprint): moving or
+//!   remounting the export folder changes neither.
 
 pub mod records;
 pub mod typing;
 
-use std::collections::{BTreeMap, HashMap};
-use std::io::Write;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::basic::{Compression, ZstdLevel};
 use datafusion::parquet::file::properties::WriterProperties;
-use serde_json::Value;
+use md5::{Digest, Md5};
 
 use crate::error::{HuntError, Result};
-use crate::lake::DefenderTable;
-use crate::lake::schema::Column;
+use crate::lake::{Column, DefenderTable};
+use crate::time::{DAY, now_nanos};
 pub use records::InputFormat;
 use records::{Item, Record};
 use typing::TypedRow;
@@ -69,9 +75,16 @@ pub struct IngestReport {
     pub files_written: usize,
     /// The reject files written.
     pub rejects: Vec<PathBuf>,
+    /// Files below `--from` that were not read, and why.
+    pub skipped: Vec<(PathBuf, String)>,
+    /// Datetime cells that were empty or `Invalid date`, stored as null.
+    pub null_datetimes: u64,
 }
 
 const UNKNOWN: &str = "(unknown table)";
+
+/// Where a run stages its outputs before they move into the lake (a `_` folder: not lake data).
+const STAGING: &str = "_huntlake/ingest-staging";
 
 /// Which column set a row follows: Sentinel's (with `TimeGenerated`) or Advanced Hunting's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -114,61 +127,276 @@ struct Buffers {
     parts: HashMap<PartitionKey, usize>,
 }
 
+/// One source file to read: where it is, and the name that identifies it in the lake.
+struct Source {
+    path: PathBuf,
+    /// Its path relative to `--from` (its file name when `--from` is the file).
+    relative: String,
+    format: InputFormat,
+}
+
 /// Runs the ingest.
 pub fn ingest(options: &IngestOptions, progress: &dyn Fn(u64)) -> Result<IngestReport> {
-    let sources = source_files(&options.from)?;
     let mut report = IngestReport::default();
-    for source in &sources {
-        ingest_file(options, source, &mut report, progress)?;
+    let sources = find_sources(options, &mut report.skipped)?;
+    if sources.is_empty() {
+        return Err(nothing_to_read(&options.from, &report.skipped));
     }
-    report.files_read = sources.len();
+    let run = Run::start(&options.to)?;
+    let mut contents_seen: HashMap<String, String> = HashMap::new();
+    for source in &sources {
+        let ingested = ingest_source(options, &run, source, &mut report, progress);
+        match ingested {
+            Ok(staged) => {
+                if let Some(first) = contents_seen.get(&staged.content_id) {
+                    report.skipped.push((
+                        source.path.clone(),
+                        format!("the same content as {first}, read already"),
+                    ));
+                    staged.discard();
+                    continue;
+                }
+                contents_seen.insert(staged.content_id.clone(), source.relative.clone());
+                staged.commit(&options.to, &run, &mut report)?;
+                report.files_read += 1;
+            }
+            Err(e) => {
+                run.clean_up();
+                return Err(e);
+            }
+        }
+    }
+    run.clean_up();
     Ok(report)
 }
 
-/// The files below `from` (or `from` itself), sorted; hidden and `_` names skipped.
-fn source_files(from: &Path) -> Result<Vec<PathBuf>> {
+/// The error for a `--from` where no export file was found, naming what was skipped.
+fn nothing_to_read(from: &Path, skipped: &[(PathBuf, String)]) -> HuntError {
+    let mut message = format!("{}: no export file to read", from.display());
+    if skipped.is_empty() {
+        message.push_str(" (the folder holds no files)");
+    } else {
+        message.push_str("; skipped:");
+        for (path, why) in skipped.iter().take(20) {
+            message.push_str(&format!("\n  {}: {why}", path.display()));
+        }
+        if skipped.len() > 20 {
+            message.push_str(&format!("\n  ... and {} more", skipped.len() - 20));
+        }
+    }
+    HuntError::usage(message)
+}
+
+/// The files below `--from` (or `--from` itself) that are exports, sorted; each other file is
+/// listed in `skipped` with why. Hidden and `_` names are not looked at.
+fn find_sources(
+    options: &IngestOptions,
+    skipped: &mut Vec<(PathBuf, String)>,
+) -> Result<Vec<Source>> {
+    let from = &options.from;
     let io = |source| HuntError::Io {
         context: format!("reading {}", from.display()),
         source,
     };
     let meta = std::fs::metadata(from).map_err(io)?;
-    if meta.is_file() {
-        return Ok(vec![from.to_path_buf()]);
-    }
     let mut files = Vec::new();
-    let mut folders = vec![from.to_path_buf()];
-    while let Some(folder) = folders.pop() {
-        for entry in std::fs::read_dir(&folder).map_err(io)? {
-            let entry = entry.map_err(io)?;
-            let name = entry.file_name().to_string_lossy().to_string();
-            if name.starts_with('.') || name.starts_with('_') {
-                continue;
-            }
-            let path = entry.path();
-            if path.is_dir() {
-                folders.push(path);
-            } else if is_export_file(&path) {
-                files.push(path);
+    if meta.is_file() {
+        files.push(from.to_path_buf());
+    } else {
+        let mut folders = vec![from.to_path_buf()];
+        while let Some(folder) = folders.pop() {
+            for entry in std::fs::read_dir(&folder).map_err(io)? {
+                let entry = entry.map_err(io)?;
+                let name = entry.file_name().to_string_lossy().to_string();
+                if name.starts_with('.') || name.starts_with('_') {
+                    continue;
+                }
+                let path = entry.path();
+                if path.is_dir() {
+                    folders.push(path);
+                } else {
+                    files.push(path);
+                }
             }
         }
     }
     files.sort();
-    Ok(files)
+    let mut sources = Vec::new();
+    for path in files {
+        let relative = match path.strip_prefix(from) {
+            Ok(rest) if !rest.as_os_str().is_empty() => rest,
+            _ => Path::new(path.file_name().unwrap_or(path.as_os_str())),
+        };
+        let relative = relative.to_string_lossy().replace('\\', "/");
+        let format = match options.format {
+            InputFormat::Auto => match sniff_file(&path) {
+                Ok(format) => format,
+                Err(why) => {
+                    skipped.push((path, why));
+                    continue;
+                }
+            },
+            other => other,
+        };
+        sources.push(Source {
+            path,
+            relative,
+            format,
+        });
+    }
+    Ok(sources)
 }
 
-/// In a folder, the files that can be exports: `.json`, `.jsonl`, `.ndjson`, `.csv` (a file
-/// named on the command line is read whatever its name).
-fn is_export_file(path: &Path) -> bool {
-    path.extension().and_then(|e| e.to_str()).is_some_and(|e| {
-        ["json", "jsonl", "ndjson", "csv"]
-            .iter()
-            .any(|known| e.eq_ignore_ascii_case(known))
-    })
+/// A file's format from its first bytes, or why it is not an export.
+fn sniff_file(path: &Path) -> std::result::Result<InputFormat, String> {
+    let mut head = Vec::with_capacity(64 << 10);
+    std::fs::File::open(path)
+        .and_then(|f| f.take(64 << 10).read_to_end(&mut head))
+        .map_err(|e| format!("cannot be read: {e}"))?;
+    records::sniff(&head)
 }
 
-/// A stable name for a source file's outputs: FNV-1a of its path.
-fn source_id(source: &Path) -> String {
-    let absolute = std::path::absolute(source).unwrap_or_else(|_| source.to_path_buf());
+/// One ingest run: its id (part of every file name it writes) and its staging folder.
+struct Run {
+    id: String,
+    staging: PathBuf,
+}
+
+impl Run {
+    fn start(lake: &Path) -> Result<Run> {
+        // Earlier runs that were stopped left their staging folders: they are huntlake's own.
+        let parent = lake.join(STAGING);
+        let _ = std::fs::remove_dir_all(&parent);
+        let id = format!("{:x}", now_nanos());
+        let staging = parent.join(&id);
+        std::fs::create_dir_all(&staging).map_err(|source| HuntError::Io {
+            context: format!("creating {}", staging.display()),
+            source,
+        })?;
+        Ok(Run { id, staging })
+    }
+
+    fn clean_up(&self) {
+        let _ = std::fs::remove_dir_all(&self.staging);
+        if let Some(parent) = self.staging.parent() {
+            let _ = std::fs::remove_dir(parent);
+            if let Some(huntlake) = parent.parent() {
+                let _ = std::fs::remove_dir(huntlake);
+            }
+        }
+    }
+}
+
+/// A source's outputs, written to the staging folder, not yet in the lake.
+struct Staged {
+    /// Identifies the source by its path relative to `--from`.
+    path_id: String,
+    /// Identifies the source by its content.
+    content_id: String,
+    /// The id earlier versions of huntlake named a source's outputs with.
+    legacy_id: String,
+    /// (staged file, its folder in the lake relative to the root, its name's tail).
+    files: Vec<(PathBuf, PathBuf, String)>,
+    /// The staged reject file, if any record was rejected.
+    rejects: Option<PathBuf>,
+    counts: BTreeMap<String, u64>,
+}
+
+impl Staged {
+    fn discard(self) {
+        for (staged, _, _) in &self.files {
+            let _ = std::fs::remove_file(staged);
+        }
+        if let Some(rejects) = &self.rejects {
+            let _ = std::fs::remove_file(rejects);
+        }
+    }
+
+    /// Moves the outputs into the lake, then deletes what earlier ingests of the same source
+    /// wrote (the same relative path, or the same content).
+    fn commit(self, lake: &Path, run: &Run, report: &mut IngestReport) -> Result<()> {
+        let prefix = format!("ingest-{}-{}-{}-", self.path_id, self.content_id, run.id);
+        let io = |path: &Path| {
+            let context = format!("writing {}", path.display());
+            move |source| HuntError::Io { context, source }
+        };
+        let mut kept = HashSet::new();
+        for (staged, folder, tail) in &self.files {
+            let dir = lake.join(folder);
+            std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+            let path = dir.join(format!("{prefix}{tail}"));
+            std::fs::rename(staged, &path).map_err(io(&path))?;
+            kept.insert(path);
+            report.files_written += 1;
+        }
+        if let Some(staged) = &self.rejects {
+            let path = lake
+                .join("_rejects")
+                .join(format!("{}.ndjson", prefix.trim_end_matches('-')));
+            std::fs::create_dir_all(path.parent().expect("a folder")).map_err(io(&path))?;
+            std::fs::rename(staged, &path).map_err(io(&path))?;
+            kept.insert(path.clone());
+            report.rejects.push(path);
+        }
+        for (table, written) in &self.counts {
+            report.tables.entry(table.clone()).or_default().written += written;
+        }
+        remove_earlier_outputs(lake, &self, &kept)
+    }
+}
+
+/// Deletes the files an earlier ingest of the same source wrote: huntlake's own names only
+/// (`ingest-<path id>-...`, `ingest-*-<content id>-...`), never the ones just written.
+fn remove_earlier_outputs(lake: &Path, source: &Staged, kept: &HashSet<PathBuf>) -> Result<()> {
+    let is_earlier = |name: &str| {
+        let Some(rest) = name.strip_prefix("ingest-") else {
+            return false;
+        };
+        let mut parts = rest.split('-');
+        let (first, second) = (parts.next(), parts.next());
+        let legacy = rest
+            .strip_prefix(source.legacy_id.as_str())
+            .is_some_and(|tail| {
+                tail == ".ndjson" || tail.starts_with("-s-") || tail.starts_with("-ah-")
+            });
+        first == Some(source.path_id.as_str())
+            || second == Some(source.content_id.as_str())
+            || legacy
+    };
+    let mut folders: Vec<PathBuf> = DefenderTable::ALL
+        .iter()
+        .map(|t| lake.join(t.name()))
+        .chain(std::iter::once(lake.join("_rejects")))
+        .filter(|dir| dir.is_dir())
+        .collect();
+    while let Some(folder) = folders.pop() {
+        let entries = std::fs::read_dir(&folder).map_err(|source| HuntError::Io {
+            context: format!("reading {}", folder.display()),
+            source,
+        })?;
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                folders.push(path);
+                continue;
+            }
+            let name = entry.file_name().to_string_lossy().to_string();
+            if is_earlier(&name) && !kept.contains(&path) {
+                std::fs::remove_file(&path).map_err(|source| HuntError::Io {
+                    context: format!("replacing {}", path.display()),
+                    source,
+                })?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The name earlier versions of huntlake gave a source's outputs: FNV-1a of its absolute path
+/// (`ingest-<id>-s-0001.parquet`, `_rejects/ingest-<id>.ndjson`), so that an upgrade's first
+/// rerun replaces them too.
+fn legacy_id(path: &Path) -> String {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for byte in absolute.to_string_lossy().bytes() {
         hash ^= byte as u64;
@@ -177,36 +405,68 @@ fn source_id(source: &Path) -> String {
     format!("{hash:016x}")
 }
 
-fn ingest_file(
+/// A 16-hex-digit id of `bytes` (the first half of their MD5: an identity, not a security
+/// check).
+fn short_id(digest: &[u8]) -> String {
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Reads a file while fingerprinting what it reads.
+struct Fingerprinting<R> {
+    inner: R,
+    hasher: Md5,
+    bytes: u64,
+}
+
+impl<R: Read> Read for Fingerprinting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+}
+
+/// Reads one source into the staging folder. A source without a record still commits (with
+/// no files): it replaces what an earlier ingest of it wrote.
+fn ingest_source(
     options: &IngestOptions,
-    source: &Path,
+    run: &Run,
+    source: &Source,
     report: &mut IngestReport,
     progress: &dyn Fn(u64),
-) -> Result<()> {
-    let id = source_id(source);
-    remove_outputs_of(&options.to, &id)?;
-    let file = std::fs::File::open(source).map_err(|e| HuntError::Io {
-        context: format!("reading {}", source.display()),
+) -> Result<Staged> {
+    let file = std::fs::File::open(&source.path).map_err(|e| HuntError::Io {
+        context: format!("reading {}", source.path.display()),
         source: e,
     })?;
     let stem_table = source
+        .path
         .file_stem()
         .and_then(|s| s.to_str())
         .and_then(|s| DefenderTable::from_name(s.trim_end_matches("_CL")));
-
-    let mut buffers = Buffers::default();
+    let staging = run
+        .staging
+        .join(short_id(&Md5::digest(source.relative.as_bytes())));
+    let mut writer = StagedWriter {
+        staging,
+        buffers: Buffers::default(),
+        files: Vec::new(),
+        counts: BTreeMap::new(),
+    };
     let mut rejects: Vec<String> = Vec::new();
     let mut failure: Option<HuntError> = None;
-    let source_text = source.display().to_string();
+    let source_text = source.path.display().to_string();
     let mut handle = |item: Item| {
         if failure.is_some() {
             return;
         }
         let outcome = match item {
-            Ok(record) => place(options, stem_table, record, &mut buffers, report),
+            Ok(record) => place(options, stem_table, record, &mut writer.buffers, report),
             Err(unreadable) => {
-                report.tables.entry(UNKNOWN.into()).or_default().read += 1;
-                report.tables.entry(UNKNOWN.into()).or_default().rejected += 1;
+                let counts = report.tables.entry(UNKNOWN.into()).or_default();
+                counts.read += 1;
+                counts.rejected += 1;
                 Err((
                     unreadable.line,
                     unreadable.index,
@@ -228,39 +488,124 @@ fn ingest_file(
             );
         }
         progress(1);
-        if buffers.total >= options.buffer_rows
-            && let Err(e) = flush_largest(options, &id, &mut buffers, report)
+        if writer.buffers.total >= options.buffer_rows
+            && let Err(e) = writer.flush_largest()
         {
             failure = Some(e);
         }
     };
-    records::read_records(file, options.format, &mut handle).map_err(|e| HuntError::Io {
-        context: format!("reading {}", source.display()),
+    let mut reader = Fingerprinting {
+        inner: file,
+        hasher: Md5::new(),
+        bytes: 0,
+    };
+    records::read_records(&mut reader, source.format, &mut handle).map_err(|e| HuntError::Io {
+        context: format!("reading {}", source.path.display()),
         source: e,
     })?;
     if let Some(e) = failure {
         return Err(e);
     }
-    while buffers.total > 0 {
-        flush_largest(options, &id, &mut buffers, report)?;
+    // What the reader did not consume still belongs to the content.
+    std::io::copy(&mut reader, &mut std::io::sink()).map_err(|e| HuntError::Io {
+        context: format!("reading {}", source.path.display()),
+        source: e,
+    })?;
+    while writer.buffers.total > 0 {
+        writer.flush_largest()?;
     }
-    if !rejects.is_empty() {
-        let path = options
-            .to
-            .join("_rejects")
-            .join(format!("ingest-{id}.ndjson"));
-        write_atomically(&path, |out| {
-            for line in &rejects {
-                writeln!(out, "{line}")?;
-            }
-            Ok(())
-        })?;
-        report.rejects.push(path);
-    }
-    Ok(())
+    let mut content = reader.hasher;
+    content.update(reader.bytes.to_le_bytes());
+    let rejects = if rejects.is_empty() {
+        None
+    } else {
+        let path = writer.staging.join("rejects.ndjson");
+        let text: String = rejects.iter().map(|line| format!("{line}\n")).collect();
+        std::fs::create_dir_all(&writer.staging)
+            .and_then(|()| std::fs::write(&path, text))
+            .map_err(|e| HuntError::Io {
+                context: format!("writing {}", path.display()),
+                source: e,
+            })?;
+        Some(path)
+    };
+    Ok(Staged {
+        path_id: short_id(&Md5::digest(source.relative.as_bytes())),
+        content_id: short_id(&content.finalize()),
+        legacy_id: legacy_id(&source.path),
+        files: writer.files,
+        rejects,
+        counts: writer.counts,
+    })
 }
 
-/// Types a record and buffers it, or says why it is rejected: (line, record, reason, text).
+/// Buffers rows and writes them, as Parquet files, into a source's staging folder.
+struct StagedWriter {
+    staging: PathBuf,
+    buffers: Buffers,
+    /// (staged file, its folder in the lake, its name's tail).
+    files: Vec<(PathBuf, PathBuf, String)>,
+    /// Rows written per table.
+    counts: BTreeMap<String, u64>,
+}
+
+impl StagedWriter {
+    /// Writes the biggest buffer as one Parquet file of its table's day.
+    fn flush_largest(&mut self) -> Result<()> {
+        let buffers = &mut self.buffers;
+        let Some(key) = buffers
+            .rows
+            .iter()
+            .max_by_key(|(key, rows)| (rows.len(), std::cmp::Reverse(**key)))
+            .map(|(key, _)| *key)
+        else {
+            return Ok(());
+        };
+        let rows = buffers.rows.remove(&key).unwrap_or_default();
+        buffers.total -= rows.len();
+        let (table, flavor, day) = key;
+        let part = buffers.parts.entry(key).or_default();
+        *part += 1;
+        let date = chrono::DateTime::from_timestamp_nanos(day).format("%Y-%m-%d");
+        let folder = Path::new(table.name()).join(format!("date={date}"));
+        let tail = format!("{}-{:04}.parquet", flavor.tag(), part);
+        let staged = self.staging.join(format!("{}-{date}-{tail}", table.name()));
+        // Unknown columns, in the order first seen.
+        let mut extra: Vec<String> = Vec::new();
+        for row in &rows {
+            for (name, _) in &row.extra {
+                if !extra.contains(name) {
+                    extra.push(name.clone());
+                }
+            }
+        }
+        let output_error = |message: String| HuntError::Output {
+            path: staged.clone(),
+            message,
+        };
+        let batch = typing::batch(flavor.columns(table), &extra, &rows)
+            .map_err(|e| output_error(e.to_string()))?;
+        let props = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(ZstdLevel::default()))
+            .build();
+        std::fs::create_dir_all(&self.staging).map_err(|e| output_error(e.to_string()))?;
+        let file = std::fs::File::create(&staged).map_err(|e| output_error(e.to_string()))?;
+        let mut out = std::io::BufWriter::new(file);
+        let mut writer = ArrowWriter::try_new(&mut out, batch.schema(), Some(props))
+            .map_err(|e| output_error(e.to_string()))?;
+        writer
+            .write(&batch)
+            .and_then(|()| writer.close().map(|_| ()))
+            .map_err(|e| output_error(e.to_string()))?;
+        out.flush().map_err(|e| output_error(e.to_string()))?;
+        *self.counts.entry(table.name().into()).or_default() += rows.len() as u64;
+        self.files.push((staged, folder, tail));
+        Ok(())
+    }
+}
+
+/// Types a record and buffers it, or says why it is rejected: (line, record, reason, the
+/// record as it came).
 fn place(
     options: &IngestOptions,
     stem_table: Option<DefenderTable>,
@@ -270,6 +615,7 @@ fn place(
 ) -> std::result::Result<(), (u64, u64, String, String)> {
     let Record {
         fields,
+        text,
         table_hint,
         line,
         index,
@@ -277,14 +623,6 @@ fn place(
     let table = match &table_hint {
         Some(name) => DefenderTable::from_name(name),
         None => options.table.or(stem_table),
-    };
-    let reject = |reason: String, fields: &serde_json::Map<String, Value>| {
-        (
-            line,
-            index,
-            reason,
-            Value::Object(fields.clone()).to_string(),
-        )
     };
     let Some(table) = table else {
         let name = table_hint.clone().unwrap_or_else(|| UNKNOWN.into());
@@ -295,29 +633,30 @@ fn place(
             Some(name) => format!("table {name} is not one of the four tables huntlake reads"),
             None => "the record names no table (pass --table)".into(),
         };
-        return Err(reject(reason, &fields));
+        return Err((line, index, reason, text));
     };
     let counts = report.tables.entry(table.name().into()).or_default();
     counts.read += 1;
-    let flavor = if fields.contains_key("TimeGenerated") {
+    let flavor = if fields.contains("TimeGenerated") {
         Flavor::Sentinel
     } else {
         Flavor::AdvancedHunting
     };
-    let time = fields
-        .get(flavor.time_column())
-        .and_then(Value::as_str)
-        .and_then(typing::parse_time);
-    let Some(time) = time else {
+    let Some(time) = fields
+        .text(flavor.time_column())
+        .and_then(|t| typing::parse_time(&t))
+    else {
         counts.rejected += 1;
-        return Err(reject(
+        return Err((
+            line,
+            index,
             format!("no readable {} (the row's time)", flavor.time_column()),
-            &fields,
+            text,
         ));
     };
     match typing::type_row(flavor.columns(table), fields) {
         Ok(row) => {
-            const DAY: i64 = 86_400 * 1_000_000_000;
+            report.null_datetimes += row.null_datetimes as u64;
             let day = time.div_euclid(DAY) * DAY;
             buffers
                 .rows
@@ -327,128 +666,9 @@ fn place(
             buffers.total += 1;
             Ok(())
         }
-        Err((reason, fields)) => {
+        Err(reason) => {
             counts.rejected += 1;
-            Err((line, index, reason, Value::Object(fields).to_string()))
+            Err((line, index, reason, text))
         }
     }
-}
-
-/// Writes the biggest buffer as one Parquet file in its table's day folder.
-fn flush_largest(
-    options: &IngestOptions,
-    id: &str,
-    buffers: &mut Buffers,
-    report: &mut IngestReport,
-) -> Result<()> {
-    let Some(key) = buffers
-        .rows
-        .iter()
-        .max_by_key(|(key, rows)| (rows.len(), std::cmp::Reverse(**key)))
-        .map(|(key, _)| *key)
-    else {
-        return Ok(());
-    };
-    let rows = buffers.rows.remove(&key).unwrap_or_default();
-    buffers.total -= rows.len();
-    let (table, flavor, day) = key;
-    let part = buffers.parts.entry(key).or_default();
-    *part += 1;
-    let date = chrono::DateTime::from_timestamp_nanos(day).format("%Y-%m-%d");
-    let path = options
-        .to
-        .join(table.name())
-        .join(format!("date={date}"))
-        .join(format!("ingest-{id}-{}-{:04}.parquet", flavor.tag(), part));
-    // Unknown columns, in the order first seen.
-    let mut extra: Vec<String> = Vec::new();
-    for row in &rows {
-        for (name, _) in &row.extra {
-            if !extra.contains(name) {
-                extra.push(name.clone());
-            }
-        }
-    }
-    let columns = flavor.columns(table);
-    let batch = typing::batch(columns, &extra, &rows).map_err(|e| HuntError::Output {
-        path: path.clone(),
-        message: e.to_string(),
-    })?;
-    let output_error =
-        |e: datafusion::parquet::errors::ParquetError| std::io::Error::other(e.to_string());
-    write_atomically(&path, |out| {
-        let props = WriterProperties::builder()
-            .set_compression(Compression::ZSTD(ZstdLevel::default()))
-            .build();
-        let mut buffer = Vec::new();
-        let mut writer =
-            ArrowWriter::try_new(&mut buffer, batch.schema(), Some(props)).map_err(output_error)?;
-        writer.write(&batch).map_err(output_error)?;
-        writer.close().map_err(output_error)?;
-        out.write_all(&buffer)
-    })?;
-    report
-        .tables
-        .entry(table.name().into())
-        .or_default()
-        .written += rows.len() as u64;
-    report.files_written += 1;
-    Ok(())
-}
-
-/// Deletes the files an earlier ingest of the same source wrote (a rerun replaces them).
-fn remove_outputs_of(lake: &Path, id: &str) -> Result<()> {
-    let prefix = format!("ingest-{id}-");
-    let reject = lake.join("_rejects").join(format!("ingest-{id}.ndjson"));
-    let _ = std::fs::remove_file(reject);
-    for table in DefenderTable::ALL {
-        let dir = lake.join(table.name());
-        if !dir.is_dir() {
-            continue;
-        }
-        let mut folders = vec![dir];
-        while let Some(folder) = folders.pop() {
-            let entries = std::fs::read_dir(&folder).map_err(|source| HuntError::Io {
-                context: format!("reading {}", folder.display()),
-                source,
-            })?;
-            for entry in entries.flatten() {
-                let path = entry.path();
-                if path.is_dir() {
-                    folders.push(path);
-                } else if entry.file_name().to_string_lossy().starts_with(&prefix) {
-                    std::fs::remove_file(&path).map_err(|source| HuntError::Io {
-                        context: format!("replacing {}", path.display()),
-                        source,
-                    })?;
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Writes `path` through a temporary file beside it, renamed into place when complete.
-fn write_atomically(
-    path: &Path,
-    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
-) -> Result<()> {
-    let output_error = |message: String| HuntError::Output {
-        path: path.to_path_buf(),
-        message,
-    };
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| output_error(e.to_string()))?;
-    let temp = tempfile::Builder::new()
-        .prefix(".huntlake-")
-        .tempfile_in(dir)
-        .map_err(|e| output_error(e.to_string()))?;
-    {
-        let mut out = std::io::BufWriter::new(temp.as_file());
-        write(&mut out).map_err(|e| output_error(e.to_string()))?;
-        out.flush().map_err(|e| output_error(e.to_string()))?;
-    }
-    temp.persist(path)
-        .map_err(|e| output_error(e.error.to_string()))?;
-    Ok(())
 }

@@ -5,16 +5,22 @@
 //!   (`{"category": "AdvancedHunting-<Table>", "properties": {...}}`) or an Event Hubs capture
 //!   (`{"records": [...]}`);
 //! - CSV with a header (Defender portal exports, UTF-8 BOM allowed).
+//!
+//! Values are kept as the JSON text they came as (`serde_json`'s `RawValue`): a nested object
+//! (`AdditionalFields`) or a number (`1.10`, a 30-digit id) reaches the lake byte for byte,
+//! and a rejected record is written back exactly as it came.
 
 use std::cell::Cell;
+use std::fmt;
 use std::io::{BufRead, BufReader, Read};
 use std::rc::Rc;
 
-use serde::de::{DeserializeSeed, Deserializer, SeqAccess, Visitor};
-use serde_json::{Map, Value};
+use serde::Deserialize;
+use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
 
 /// The formats `--format` names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InputFormat {
     /// Decide from each file's first bytes.
     Auto,
@@ -26,10 +32,87 @@ pub enum InputFormat {
     Csv,
 }
 
+impl InputFormat {
+    pub const ALL: [InputFormat; 4] = [
+        InputFormat::Auto,
+        InputFormat::StreamingApi,
+        InputFormat::SentinelJson,
+        InputFormat::Csv,
+    ];
+
+    /// The format's name, as `--format` spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            InputFormat::Auto => "auto",
+            InputFormat::StreamingApi => "streaming-api",
+            InputFormat::SentinelJson => "sentinel-json",
+            InputFormat::Csv => "csv",
+        }
+    }
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            InputFormat::Auto => "decide from each file's first bytes",
+            InputFormat::StreamingApi => {
+                "Defender's streaming API (JSON lines of records, or Event Hubs captures)"
+            }
+            InputFormat::SentinelJson => {
+                "Sentinel / Log Analytics rows: a JSON array or JSON lines"
+            }
+            InputFormat::Csv => "CSV with a header row (Defender portal exports)",
+        }
+    }
+}
+
+/// A record's fields in the order they came, each value as its JSON text.
+#[derive(Debug, Default)]
+pub struct Fields(pub Vec<(String, Box<RawValue>)>);
+
+impl Fields {
+    pub fn get(&self, name: &str) -> Option<&RawValue> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_ref())
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
+    /// The field's value when it is a JSON string.
+    pub fn text(&self, name: &str) -> Option<String> {
+        self.get(name)
+            .and_then(|v| serde_json::from_str::<String>(v.get()).ok())
+    }
+}
+
+impl<'de> Deserialize<'de> for Fields {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Fields, D::Error> {
+        struct Object;
+        impl<'de> Visitor<'de> for Object {
+            type Value = Fields;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Fields, A::Error> {
+                let mut fields = Vec::new();
+                while let Some((key, value)) = map.next_entry::<String, Box<RawValue>>()? {
+                    fields.push((key, value));
+                }
+                Ok(Fields(fields))
+            }
+        }
+        d.deserialize_map(Object)
+    }
+}
+
 /// One record of a file: the row's fields, and where it was.
 #[derive(Debug)]
 pub struct Record {
-    pub fields: Map<String, Value>,
+    pub fields: Fields,
+    /// The record as it came (a JSON object's text, or a CSV row), for a reject file.
+    pub text: String,
     /// The table the record names (`category`, `Type`), if it names one.
     pub table_hint: Option<String>,
     /// 1-based line where the record ends (for rejects).
@@ -48,6 +131,54 @@ pub struct Unreadable {
 }
 
 pub type Item = Result<Record, Unreadable>;
+
+/// The format of a file whose first bytes are `head`, or why it is not an export. An empty
+/// file is an export without records.
+pub fn sniff(head: &[u8]) -> Result<InputFormat, String> {
+    let text = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
+    let significant = text.trim_ascii_start();
+    match significant.first() {
+        None => return Ok(InputFormat::Auto),
+        Some(b'[') => return Ok(InputFormat::SentinelJson),
+        Some(b'{') => return Ok(InputFormat::StreamingApi),
+        _ => {}
+    }
+    let binary = [
+        (&b"\x1f\x8b"[..], "gzip-compressed: decompress it first"),
+        (&b"PK\x03\x04"[..], "a zip archive: extract it first"),
+        (
+            &b"PAR1"[..],
+            "a Parquet file: ingest reads exports; put Parquet files in the lake",
+        ),
+    ];
+    if let Some((_, why)) = binary.iter().find(|(magic, _)| text.starts_with(magic)) {
+        return Err((*why).into());
+    }
+    let first_line = significant
+        .split(|&b| b == b'\n')
+        .next()
+        .unwrap_or_default();
+    let header = String::from_utf8_lossy(first_line);
+    const DEFENDER_COLUMNS: [&str; 5] = [
+        "Timestamp",
+        "TimeGenerated",
+        "DeviceName",
+        "DeviceId",
+        "ReportId",
+    ];
+    let names: Vec<&str> = header
+        .split(',')
+        .map(|name| name.trim().trim_matches('"'))
+        .collect();
+    if names.len() > 1 && names.iter().any(|n| DEFENDER_COLUMNS.contains(n)) {
+        return Ok(InputFormat::Csv);
+    }
+    Err(
+        "not an export: its first bytes are neither JSON nor a CSV header naming Defender \
+         columns (Timestamp, TimeGenerated, DeviceName, ...)"
+            .into(),
+    )
+}
 
 /// Reads every record of `input`, handing each to `sink`. Returns an error only when the file
 /// as a whole cannot be read (I/O, not the format it claims).
@@ -101,58 +232,59 @@ fn first_significant_byte(reader: &mut BufReader<impl Read>) -> std::io::Result<
     }
 }
 
-/// Splits one parsed JSON value into records: a capture's `records`, a streaming-API record's
+/// Splits one JSON value into records: a capture's `records`, a streaming-API record's
 /// `properties`, or a row.
-fn records_of(value: Value, line: u64, index: &mut u64, sink: &mut dyn FnMut(Item)) {
-    match value {
-        Value::Object(mut object) => {
-            if let Some(Value::Array(records)) = object.remove("records") {
-                for record in records {
-                    records_of(record, line, index, sink);
-                }
-                return;
-            }
-            *index += 1;
-            let streamed = object
-                .get("category")
-                .and_then(Value::as_str)
-                .and_then(|c| c.strip_prefix("AdvancedHunting-").map(str::to_string));
-            match (streamed, object.remove("properties")) {
-                (Some(table), Some(Value::Object(properties))) => sink(Ok(Record {
-                    fields: properties,
-                    table_hint: Some(table),
-                    line,
-                    index: *index,
-                })),
-                (streamed, properties) => {
-                    if let Some(p) = properties {
-                        object.insert("properties".into(), p);
-                    }
-                    let hint = streamed.or_else(|| {
-                        object
-                            .get("Type")
-                            .and_then(Value::as_str)
-                            .map(|t| t.trim_end_matches("_CL").to_string())
-                    });
-                    sink(Ok(Record {
-                        fields: object,
-                        table_hint: hint.filter(|h| !h.is_empty()),
-                        line,
-                        index: *index,
-                    }))
-                }
-            }
+fn records_of(value: &RawValue, line: u64, index: &mut u64, sink: &mut dyn FnMut(Item)) {
+    let text = value.get();
+    let Ok(object) = serde_json::from_str::<Fields>(text) else {
+        *index += 1;
+        sink(Err(Unreadable {
+            line,
+            index: *index,
+            reason: "not a JSON object".into(),
+            text: text.to_string(),
+        }));
+        return;
+    };
+    if let Some(records) = object.get("records")
+        && let Ok(records) = serde_json::from_str::<Vec<&RawValue>>(records.get())
+    {
+        for record in records {
+            records_of(record, line, index, sink);
         }
-        other => {
-            *index += 1;
-            sink(Err(Unreadable {
+        return;
+    }
+    *index += 1;
+    let streamed = object
+        .text("category")
+        .and_then(|c| c.strip_prefix("AdvancedHunting-").map(str::to_string));
+    let properties = object
+        .get("properties")
+        .and_then(|p| serde_json::from_str::<Fields>(p.get()).ok());
+    let record = match (streamed, properties) {
+        (Some(table), Some(properties)) => Record {
+            fields: properties,
+            text: text.to_string(),
+            table_hint: Some(table),
+            line,
+            index: *index,
+        },
+        (streamed, _) => {
+            let hint = streamed.or_else(|| {
+                object
+                    .text("Type")
+                    .map(|t| t.trim_end_matches("_CL").to_string())
+            });
+            Record {
+                fields: object,
+                text: text.to_string(),
+                table_hint: hint.filter(|h| !h.is_empty()),
                 line,
                 index: *index,
-                reason: "not a JSON object".into(),
-                text: other.to_string(),
-            }))
+            }
         }
-    }
+    };
+    sink(Ok(record));
 }
 
 fn read_json_lines(reader: impl BufRead, sink: &mut dyn FnMut(Item)) -> std::io::Result<()> {
@@ -163,7 +295,7 @@ fn read_json_lines(reader: impl BufRead, sink: &mut dyn FnMut(Item)) -> std::io:
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        match serde_json::from_slice::<Value>(&line) {
+        match serde_json::from_slice::<&RawValue>(&line) {
             Ok(value) => records_of(value, line_number, &mut index, sink),
             Err(e) => {
                 index += 1;
@@ -208,9 +340,9 @@ fn read_json_array(reader: impl BufRead, sink: &mut dyn FnMut(Item)) -> std::io:
         }
         fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<u64, A::Error> {
             let mut index = 0;
-            while let Some(value) = seq.next_element::<Value>()? {
+            while let Some(value) = seq.next_element::<Box<RawValue>>()? {
                 let line = self.lines.get() + 1;
-                records_of(value, line, &mut index, self.sink);
+                records_of(&value, line, &mut index, self.sink);
             }
             Ok(index)
         }
@@ -267,17 +399,18 @@ fn read_csv(reader: impl BufRead, sink: &mut dyn FnMut(Item)) -> std::io::Result
                             row.len(),
                             header.len()
                         ),
-                        text: row.iter().collect::<Vec<_>>().join(","),
+                        text: csv_line(&row),
                     }));
                     continue;
                 }
                 let fields = header
                     .iter()
                     .zip(row.iter())
-                    .map(|(k, v)| (k.clone(), Value::String(v.to_string())))
+                    .map(|(k, v)| (k.clone(), json_string(v)))
                     .collect();
                 sink(Ok(Record {
-                    fields,
+                    fields: Fields(fields),
+                    text: csv_line(&row),
                     table_hint: None,
                     line,
                     index,
@@ -295,6 +428,20 @@ fn read_csv(reader: impl BufRead, sink: &mut dyn FnMut(Item)) -> std::io::Result
         }
     }
     Ok(())
+}
+
+/// A CSV cell as a JSON string value.
+fn json_string(cell: &str) -> Box<RawValue> {
+    let text = serde_json::to_string(cell).expect("a string serializes");
+    RawValue::from_string(text).expect("a serialized string is JSON")
+}
+
+/// A CSV row as CSV text (quoted where needed), to write a rejected row back.
+fn csv_line(row: &csv::StringRecord) -> String {
+    let mut writer = csv::WriterBuilder::new().from_writer(Vec::new());
+    let _ = writer.write_record(row);
+    let bytes = writer.into_inner().unwrap_or_default();
+    String::from_utf8_lossy(&bytes).trim_end().to_string()
 }
 
 #[cfg(test)]
@@ -328,7 +475,10 @@ mod tests {
             items[0].as_ref().unwrap().table_hint.as_deref(),
             Some("DeviceProcessEvents")
         );
-        assert_eq!(items[0].as_ref().unwrap().fields["x"], 1);
+        assert_eq!(
+            items[0].as_ref().unwrap().fields.get("x").unwrap().get(),
+            "1"
+        );
         assert_eq!(
             items[1].as_ref().unwrap().table_hint.as_deref(),
             Some("DeviceNetworkEvents")
@@ -337,7 +487,10 @@ mod tests {
 
         let items = read("\u{feff}A,B\n1,\"x,y\"\n2\n", InputFormat::Auto);
         assert_eq!(items.len(), 2);
-        assert_eq!(items[0].as_ref().unwrap().fields["B"], "x,y");
+        assert_eq!(
+            items[0].as_ref().unwrap().fields.text("B").as_deref(),
+            Some("x,y")
+        );
         assert!(items[1].as_ref().unwrap_err().reason.contains("1 fields"));
     }
 }

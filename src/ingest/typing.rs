@@ -6,11 +6,15 @@ use datafusion::arrow::array::{
     ArrayRef, BooleanBuilder, Float64Builder, Int32Builder, Int64Builder, StringBuilder,
     TimestampNanosecondBuilder,
 };
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
-use serde_json::{Map, Value};
+use serde_json::value::RawValue;
 
-use crate::lake::{KustoType, schema::Column};
+use super::records::Fields;
+use crate::lake::{Column, KustoType};
+
+/// What the Defender portal's CSV export writes for a datetime it does not have.
+const INVALID_DATE: &str = "Invalid date";
 
 /// One typed value.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,43 +32,49 @@ pub enum Cell {
 pub struct TypedRow {
     pub cells: Vec<Cell>,
     pub extra: Vec<(String, String)>,
+    /// Datetime cells that were empty or `Invalid date`, read as null.
+    pub null_datetimes: u32,
 }
 
-/// Types `fields` by `columns`. The error names the column and the value, and gives the
-/// fields back untouched (for the reject file), so that no record is copied in case it fails.
-pub fn type_row(
-    columns: &[Column],
-    mut fields: Map<String, Value>,
-) -> Result<TypedRow, (String, Map<String, Value>)> {
+/// Types `fields` by `columns`; the error names the column, what it expected and the value.
+pub fn type_row(columns: &[Column], fields: Fields) -> Result<TypedRow, String> {
     let mut cells = Vec::with_capacity(columns.len());
-    for column in columns {
-        let value = fields.get(&column.name).unwrap_or(&Value::Null);
-        match typed(column.kusto_type, value) {
-            Ok(cell) => cells.push(cell),
+    let mut null_datetimes = 0;
+    let mut values: Vec<Option<Box<RawValue>>> = vec![None; columns.len()];
+    let mut extra = Vec::new();
+    for (name, value) in fields.0 {
+        match columns.iter().position(|c| c.name == name) {
+            Some(i) if values[i].is_none() => values[i] = Some(value),
+            _ => extra.push((name, as_text(&value))),
+        }
+    }
+    for (column, value) in columns.iter().zip(&values) {
+        let raw = value.as_deref();
+        match typed(column.kusto_type, raw) {
+            Ok(Typed::Cell(cell)) => cells.push(cell),
+            Ok(Typed::EmptyDatetime) => {
+                null_datetimes += 1;
+                cells.push(Cell::Null);
+            }
             Err(expected) => {
-                let reason = format!(
+                return Err(format!(
                     "column {}: expected {expected}, got {}",
                     column.name,
-                    shorten(&value.to_string())
-                );
-                return Err((reason, fields));
+                    shorten(raw.map_or("null", RawValue::get))
+                ));
             }
         }
     }
-    for column in columns {
-        fields.remove(&column.name);
-    }
-    let extra = fields
-        .into_iter()
-        .map(|(name, value)| {
-            let text = match value {
-                Value::String(s) => s,
-                other => other.to_string(),
-            };
-            (name, text)
-        })
-        .collect();
-    Ok(TypedRow { cells, extra })
+    Ok(TypedRow {
+        cells,
+        extra,
+        null_datetimes,
+    })
+}
+
+/// A value as text: a JSON string unquoted, anything else as the JSON text it came as.
+fn as_text(value: &RawValue) -> String {
+    serde_json::from_str::<String>(value.get()).unwrap_or_else(|_| value.get().to_string())
 }
 
 fn shorten(text: &str) -> String {
@@ -75,74 +85,76 @@ fn shorten(text: &str) -> String {
     }
 }
 
-/// `value` as `kusto_type`, or what was expected.
-fn typed(kusto_type: KustoType, value: &Value) -> Result<Cell, &'static str> {
-    // CSV gives every field as text; "" is a missing value for every non-string type.
-    let text = value.as_str();
-    if value.is_null() || (text == Some("") && !is_string(kusto_type)) {
-        return Ok(Cell::Null);
+/// What a value types as.
+#[derive(Debug, PartialEq)]
+enum Typed {
+    Cell(Cell),
+    /// A datetime the export does not have: an empty cell or `Invalid date`.
+    EmptyDatetime,
+}
+
+/// `value` (its JSON text; `None` when the record lacks the field) as `kusto_type`, or what was
+/// expected.
+fn typed(kusto_type: KustoType, value: Option<&RawValue>) -> Result<Typed, &'static str> {
+    let Some(value) = value.map(RawValue::get) else {
+        return Ok(Typed::Cell(Cell::Null));
+    };
+    let string = value
+        .starts_with('"')
+        .then(|| serde_json::from_str::<String>(value).ok())
+        .flatten();
+    if value == "null" {
+        return Ok(Typed::Cell(Cell::Null));
     }
+    let cell = |c| Ok(Typed::Cell(c));
     match kusto_type {
-        KustoType::String | KustoType::Guid => Ok(Cell::Str(match value {
-            Value::String(s) => s.clone(),
-            other => other.to_string(),
-        })),
-        // Kept as JSON text (exports give it as a string already).
-        KustoType::Dynamic => Ok(Cell::Str(match value {
-            Value::String(s) => s.clone(),
-            other => other.to_string(),
-        })),
+        // Strings keep their text; a number or an object keeps the JSON text it came as.
+        KustoType::String | KustoType::Guid | KustoType::Dynamic => {
+            cell(Cell::Str(string.unwrap_or_else(|| value.to_string())))
+        }
+        KustoType::Datetime => match string.as_deref().map(str::trim) {
+            Some("" | INVALID_DATE) => Ok(Typed::EmptyDatetime),
+            Some(text) => parse_time(text)
+                .map(|t| Typed::Cell(Cell::Time(t)))
+                .ok_or("a datetime"),
+            None => Err("a datetime"),
+        },
+        // CSV gives every field as text; "" is a missing value for every other type.
+        _ if string.as_deref() == Some("") => cell(Cell::Null),
         KustoType::Long | KustoType::Int => {
-            let n = match value {
-                Value::Number(n) => n.as_i64(),
-                Value::String(s) => s.trim().parse::<i64>().ok(),
-                _ => None,
-            };
+            let text = string.as_deref().unwrap_or(value).trim();
             let expected = if kusto_type == KustoType::Int {
                 "an int"
             } else {
                 "a long"
             };
-            match n {
-                Some(n) if kusto_type == KustoType::Int && i32::try_from(n).is_err() => {
-                    Err(expected)
-                }
-                Some(n) => Ok(Cell::Long(n)),
-                None => Err(expected),
+            match text.parse::<i64>() {
+                Ok(n) if kusto_type == KustoType::Int && i32::try_from(n).is_err() => Err(expected),
+                Ok(n) => cell(Cell::Long(n)),
+                Err(_) => Err(expected),
             }
         }
-        KustoType::Bool => match value {
-            Value::Bool(b) => Ok(Cell::Bool(*b)),
-            Value::Number(n) if n.as_i64() == Some(0) => Ok(Cell::Bool(false)),
-            Value::Number(n) if n.as_i64() == Some(1) => Ok(Cell::Bool(true)),
-            Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
-                "true" | "1" => Ok(Cell::Bool(true)),
-                "false" | "0" => Ok(Cell::Bool(false)),
-                _ => Err("a bool"),
-            },
-            _ => Err("a bool"),
-        },
-        KustoType::Real => match value {
-            Value::Number(n) => n.as_f64().map(Cell::Real).ok_or("a real"),
-            Value::String(s) => s
+        KustoType::Bool => {
+            match string
+                .as_deref()
+                .unwrap_or(value)
                 .trim()
-                .parse::<f64>()
-                .map(Cell::Real)
-                .map_err(|_| "a real"),
-            _ => Err("a real"),
-        },
-        KustoType::Datetime => match value {
-            Value::String(s) => parse_time(s).map(Cell::Time).ok_or("a datetime"),
-            _ => Err("a datetime"),
-        },
+                .to_ascii_lowercase()
+                .as_str()
+            {
+                "true" | "1" => cell(Cell::Bool(true)),
+                "false" | "0" => cell(Cell::Bool(false)),
+                _ => Err("a bool"),
+            }
+        }
+        KustoType::Real => string
+            .as_deref()
+            .unwrap_or(value)
+            .trim()
+            .parse::<f64>()
+            .map(|r| Typed::Cell(Cell::Real(r)))
+            .map_err(|_| "a real"),
     }
-}
-
-fn is_string(kusto_type: KustoType) -> bool {
-    matches!(
-        kusto_type,
-        KustoType::String | KustoType::Guid | KustoType::Dynamic
-    )
 }
 
 /// ISO 8601 / RFC 3339 (`2025-05-07T16:15:58.9739261Z`), or the Defender portal's CSV form
@@ -160,11 +172,12 @@ pub fn parse_time(text: &str) -> Option<i64> {
     None
 }
 
-/// The Arrow schema of `columns` (as the lake reads them) and the extra columns, as text.
+/// The Arrow schema of `columns` and the extra columns (as text), as ingest writes them: the
+/// types the lake reads (see [`KustoType::stored_type`]).
 pub fn schema(columns: &[Column], extra: &[String]) -> SchemaRef {
     let mut fields: Vec<Field> = columns
         .iter()
-        .map(|c| Field::new(&c.name, arrow_type(c.kusto_type), true))
+        .map(|c| Field::new(&c.name, c.kusto_type.stored_type(), true))
         .collect();
     fields.extend(
         extra
@@ -172,17 +185,6 @@ pub fn schema(columns: &[Column], extra: &[String]) -> SchemaRef {
             .map(|name| Field::new(name, DataType::Utf8, true)),
     );
     Arc::new(Schema::new(fields))
-}
-
-fn arrow_type(kusto_type: KustoType) -> DataType {
-    match kusto_type {
-        KustoType::String | KustoType::Guid | KustoType::Dynamic => DataType::Utf8,
-        KustoType::Long => DataType::Int64,
-        KustoType::Int => DataType::Int32,
-        KustoType::Bool => DataType::Boolean,
-        KustoType::Real => DataType::Float64,
-        KustoType::Datetime => DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into())),
-    }
 }
 
 /// The rows as one batch of `schema` (built by [`schema`] from the same columns).
@@ -195,7 +197,7 @@ pub fn batch(
     let mut arrays: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
     for (i, column) in columns.iter().enumerate() {
         let cells = rows.iter().map(|r| &r.cells[i]);
-        let array: ArrayRef = match arrow_type(column.kusto_type) {
+        let array: ArrayRef = match column.kusto_type.stored_type() {
             DataType::Utf8 => {
                 let mut b = StringBuilder::new();
                 cells.for_each(|c| match c {
@@ -289,29 +291,70 @@ mod tests {
         assert_eq!(t("yesterday"), None);
     }
 
+    fn raw(json: &str) -> Box<RawValue> {
+        RawValue::from_string(json.to_string()).unwrap()
+    }
+
+    fn typed_json(kusto_type: KustoType, json: &str) -> Result<Typed, &'static str> {
+        typed(kusto_type, Some(&raw(json)))
+    }
+
     #[test]
     fn values_are_typed_or_rejected() {
+        let cell = |c| Ok(Typed::Cell(c));
+        assert_eq!(typed_json(KustoType::Long, r#""42""#), cell(Cell::Long(42)));
+        assert_eq!(typed_json(KustoType::Long, "42"), cell(Cell::Long(42)));
+        assert_eq!(typed_json(KustoType::Long, r#""""#), cell(Cell::Null));
+        assert_eq!(typed(KustoType::Long, None), cell(Cell::Null));
         assert_eq!(
-            typed(KustoType::Long, &Value::from("42")),
-            Ok(Cell::Long(42))
+            typed_json(KustoType::String, r#""""#),
+            cell(Cell::Str(String::new()))
         );
-        assert_eq!(typed(KustoType::Long, &Value::from("")), Ok(Cell::Null));
+        assert_eq!(typed_json(KustoType::Int, "1099511627776"), Err("an int"));
+        assert_eq!(typed_json(KustoType::Long, r#""12ab""#), Err("a long"));
         assert_eq!(
-            typed(KustoType::String, &Value::from("")),
-            Ok(Cell::Str(String::new()))
-        );
-        assert_eq!(
-            typed(KustoType::Int, &Value::from(1i64 << 40)),
-            Err("an int")
-        );
-        assert_eq!(typed(KustoType::Long, &Value::from("12ab")), Err("a long"));
-        assert_eq!(
-            typed(KustoType::Bool, &Value::from("True")),
-            Ok(Cell::Bool(true))
+            typed_json(KustoType::Bool, r#""True""#),
+            cell(Cell::Bool(true))
         );
         assert_eq!(
-            typed(KustoType::Dynamic, &serde_json::json!({"a": [1]})),
-            Ok(Cell::Str("{\"a\":[1]}".into()))
+            typed_json(KustoType::Bool, "false"),
+            cell(Cell::Bool(false))
+        );
+    }
+
+    #[test]
+    fn json_values_keep_their_text() {
+        // A nested object, a number written 1.10 and a number too long for a double keep
+        // their bytes: no re-serialization, no key sorting, no precision lost.
+        let nested = r#"{"z": 1.10, "a": [123456789012345678901234567890]}"#;
+        assert_eq!(
+            typed_json(KustoType::Dynamic, nested),
+            Ok(Typed::Cell(Cell::Str(nested.into())))
+        );
+        assert_eq!(
+            typed_json(KustoType::String, "1.10"),
+            Ok(Typed::Cell(Cell::Str("1.10".into())))
+        );
+        let mut fields = Fields::default();
+        fields.0.push(("Extra".into(), raw(r#"{"b":1.10}"#)));
+        let row = type_row(&[], fields).unwrap();
+        assert_eq!(
+            row.extra,
+            vec![("Extra".to_string(), r#"{"b":1.10}"#.to_string())]
+        );
+    }
+
+    #[test]
+    fn the_portals_invalid_date_is_a_missing_datetime() {
+        for missing in [r#""Invalid date""#, r#""""#, r#"" ""#] {
+            assert_eq!(
+                typed_json(KustoType::Datetime, missing),
+                Ok(Typed::EmptyDatetime)
+            );
+        }
+        assert_eq!(
+            typed_json(KustoType::Datetime, r#""not a date""#),
+            Err("a datetime")
         );
     }
 }

@@ -116,6 +116,18 @@ pub fn unreadable_local_entries(dir: &std::path::Path) -> Vec<(std::path::PathBu
     found
 }
 
+/// Whether anything at all is stored below `prefix` (an object store has no folders: a table
+/// "folder" exists when some object's path starts with it).
+pub async fn anything_below(
+    store: &Arc<dyn ObjectStore>,
+    prefix: &Path,
+) -> object_store::Result<bool> {
+    match store.list(Some(prefix)).next().await {
+        None => Ok(false),
+        Some(first) => first.map(|_| true),
+    }
+}
+
 /// Lists the data files below `prefix`, sorted by path.
 pub async fn list_data_files(
     store: &Arc<dyn ObjectStore>,

@@ -2,8 +2,12 @@
 //! S3, GCS), opened through object_store with each cloud's standard credentials from the
 //! environment (`AZURE_STORAGE_*`, `AWS_*`, `GOOGLE_*`, as object_store's builders read them).
 //! Nothing here prints a credential: messages name the URL the user gave, which holds none.
+//!
+//! The sample lake (`data/sample-lake/`) is built into the binary and opened from memory, so
+//! that an installed `huntlake` runs its demo wherever it is, without the source folder.
 
-use std::path::PathBuf;
+use std::fmt;
+use std::path::{Path as FsPath, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,11 +17,64 @@ use object_store::aws::AmazonS3Builder;
 use object_store::azure::MicrosoftAzureBuilder;
 use object_store::gcp::GoogleCloudStorageBuilder;
 use object_store::local::LocalFileSystem;
+use object_store::memory::InMemory;
 use object_store::path::Path;
-use object_store::{BackoffConfig, ClientOptions, ObjectStore, RetryConfig};
+use object_store::{BackoffConfig, ClientOptions, ObjectStore, ObjectStoreExt, RetryConfig};
 use url::Url;
 
 use crate::error::{HuntError, QueryContext, Result};
+
+/// The sample lake's files, as committed in `data/sample-lake/`.
+static SAMPLE_LAKE: include_dir::Dir<'static> =
+    include_dir::include_dir!("$CARGO_MANIFEST_DIR/data/sample-lake");
+
+/// Where a lake is: a folder or object-store URL, or the sample lake built into huntlake.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LakeSource {
+    /// A local path, or a `file://`, `az://`, `abfs[s]://`, `s3://` or `gs://` URL.
+    Root(String),
+    /// The sample lake built into the binary (the files of `data/sample-lake/`).
+    EmbeddedSample,
+}
+
+impl fmt::Display for LakeSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LakeSource::Root(root) => f.write_str(root),
+            LakeSource::EmbeddedSample => f.write_str("the embedded sample lake"),
+        }
+    }
+}
+
+impl From<&str> for LakeSource {
+    fn from(root: &str) -> Self {
+        LakeSource::Root(root.to_string())
+    }
+}
+
+impl From<String> for LakeSource {
+    fn from(root: String) -> Self {
+        LakeSource::Root(root)
+    }
+}
+
+impl From<&FsPath> for LakeSource {
+    fn from(root: &FsPath) -> Self {
+        LakeSource::Root(root.to_string_lossy().into_owned())
+    }
+}
+
+impl From<PathBuf> for LakeSource {
+    fn from(root: PathBuf) -> Self {
+        LakeSource::from(root.as_path())
+    }
+}
+
+impl From<&PathBuf> for LakeSource {
+    fn from(root: &PathBuf) -> Self {
+        LakeSource::from(root.as_path())
+    }
+}
 
 /// A lake root, opened.
 #[derive(Debug, Clone)]
@@ -34,6 +91,40 @@ pub struct LakeLocation {
 }
 
 impl LakeLocation {
+    /// Opens `source`.
+    pub async fn open(source: &LakeSource) -> Result<LakeLocation> {
+        match source {
+            LakeSource::Root(root) => Self::parse(root),
+            LakeSource::EmbeddedSample => Self::embedded_sample().await,
+        }
+    }
+
+    /// The sample lake, from the bytes built into the binary, in an in-memory store.
+    async fn embedded_sample() -> Result<LakeLocation> {
+        let store = InMemory::new();
+        let mut folders = vec![&SAMPLE_LAKE];
+        while let Some(folder) = folders.pop() {
+            folders.extend(folder.dirs());
+            for file in folder.files() {
+                let location = Path::from(file.path().to_string_lossy().as_ref());
+                store
+                    .put(&location, bytes::Bytes::from_static(file.contents()).into())
+                    .await
+                    .map_err(|e| HuntError::Lake {
+                        root: LakeSource::EmbeddedSample.to_string(),
+                        message: e.to_string(),
+                    })?;
+            }
+        }
+        Ok(LakeLocation {
+            store: Arc::new(store),
+            store_url: Url::parse("memory://huntlake-sample/").expect("a valid URL"),
+            prefix: Path::default(),
+            display: LakeSource::EmbeddedSample.to_string(),
+            local_root: None,
+        })
+    }
+
     /// Opens `root`: a path, or a `file://`, `az://`, `abfs[s]://`, `s3://` or `gs://` URL.
     pub fn parse(root: &str) -> Result<LakeLocation> {
         let bad = |message: String| HuntError::Lake {

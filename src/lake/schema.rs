@@ -8,7 +8,7 @@ use std::sync::{Arc, LazyLock};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use serde::Deserialize;
 
-use crate::functions::kusto_datetime::utc_nanos_type;
+use crate::time::utc_nanos_type;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum DefenderTable {
@@ -126,6 +126,15 @@ impl KustoType {
             KustoType::Datetime => utc_nanos_type(),
             KustoType::Bool => DataType::Boolean,
             KustoType::Real => DataType::Float64,
+        }
+    }
+
+    /// The Arrow type huntlake writes the column as (ingest, the synthetic lakes): as
+    /// [`Self::arrow_type`], with strings as plain UTF-8, which every Parquet reader takes.
+    pub fn stored_type(self) -> DataType {
+        match self {
+            KustoType::String | KustoType::Dynamic | KustoType::Guid => DataType::Utf8,
+            other => other.arrow_type(),
         }
     }
 

@@ -1,13 +1,13 @@
-//! Writing results: table (for people), csv, json, ndjson and parquet (for tools). Files are
-//! written beside their destination and renamed into place, so a failed run leaves no partial
-//! file behind.
+//! Writing results for tools: csv, json, ndjson and parquet (the table for people is drawn by
+//! the command line). Files are written beside their destination and renamed into place, so a
+//! failed run leaves no partial file behind.
 
+pub mod atomic;
 pub mod cells;
 
-use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::io::{BufWriter, IsTerminal, Write};
+use std::path::Path;
 
-use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::basic::{Compression, ZstdLevel};
@@ -15,8 +15,10 @@ use datafusion::parquet::file::properties::WriterProperties;
 
 use crate::error::{HuntError, Result};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+/// How results are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
+    /// A table for people (drawn by the command line, cells cut to fit).
     Table,
     Csv,
     Json,
@@ -25,6 +27,45 @@ pub enum Format {
 }
 
 impl Format {
+    pub const ALL: [Format; 5] = [
+        Format::Table,
+        Format::Csv,
+        Format::Json,
+        Format::Ndjson,
+        Format::Parquet,
+    ];
+
+    /// The format's name, as flags spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Table => "table",
+            Format::Csv => "csv",
+            Format::Json => "json",
+            Format::Ndjson => "ndjson",
+            Format::Parquet => "parquet",
+        }
+    }
+
+    /// The format named `name` (ASCII case ignored).
+    pub fn from_name(name: &str) -> Option<Format> {
+        Format::ALL
+            .into_iter()
+            .find(|f| f.name().eq_ignore_ascii_case(name.trim()))
+    }
+
+    /// The format to write in: `flag`, else the output file's extension, else a table on a
+    /// terminal and NDJSON down a pipe or into a file.
+    pub fn choose(flag: Option<Format>, output: Option<&Path>) -> Format {
+        flag.or_else(|| output.and_then(Format::from_extension))
+            .unwrap_or_else(|| {
+                if output.is_none() && std::io::stdout().is_terminal() {
+                    Format::Table
+                } else {
+                    Format::Ndjson
+                }
+            })
+    }
+
     /// The format a destination's extension implies, if any.
     pub fn from_extension(path: &Path) -> Option<Format> {
         let ext = path.extension()?.to_str()?.to_ascii_lowercase();
@@ -39,13 +80,11 @@ impl Format {
     }
 }
 
-/// How wide a table cell may be before it is cut.
-pub const TABLE_CELL_WIDTH: usize = 48;
-
-/// Writes `batches` in `format` to `output` (a file) or to standard output.
+/// Writes `batches` in `format` (not [`Format::Table`]) to `output` (a file) or to standard
+/// output.
 pub fn write_results(batches: &[RecordBatch], format: Format, output: Option<&Path>) -> Result<()> {
     match output {
-        Some(path) => write_file_atomically(path, |file| write_to(batches, format, file)),
+        Some(path) => atomic::write_atomically(path, |file| write_to(batches, format, file)),
         None => {
             if format == Format::Parquet {
                 return Err(HuntError::usage(
@@ -71,7 +110,9 @@ fn write_to(batches: &[RecordBatch], format: Format, out: &mut dyn Write) -> Res
             rows.finish()?;
         }
         Format::Table => {
-            writeln!(out, "{}", render_table(batches)).map_err(io)?;
+            return Err(HuntError::usage(
+                "the table format is drawn by the command line, not written by huntlake::output",
+            ));
         }
         Format::Parquet => {
             let schema = match batches.first() {
@@ -201,65 +242,6 @@ pub fn json_object(batch: &RecordBatch, row: usize) -> String {
     }
     text.push('}');
     text
-}
-
-/// A readable table with wide cells cut at [`TABLE_CELL_WIDTH`] characters.
-pub fn render_table(batches: &[RecordBatch]) -> String {
-    let mut table = Table::new();
-    table
-        .load_preset(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Disabled);
-    if let Some(first) = batches.first() {
-        table.set_header(first.schema().fields().iter().map(|f| f.name().clone()));
-    }
-    for batch in batches {
-        for row in 0..batch.num_rows() {
-            table.add_row(
-                batch
-                    .columns()
-                    .iter()
-                    .map(|c| truncate(&cells::text_value(c, row), TABLE_CELL_WIDTH)),
-            );
-        }
-    }
-    table.to_string()
-}
-
-fn truncate(text: &str, width: usize) -> String {
-    let one_line = text.replace(['\n', '\r'], " ");
-    if one_line.chars().count() <= width {
-        return one_line;
-    }
-    let mut cut: String = one_line.chars().take(width - 1).collect();
-    cut.push('…');
-    cut
-}
-
-/// Writes through `write` into a temporary file beside `path`, then renames it into place.
-fn write_file_atomically(
-    path: &Path,
-    write: impl FnOnce(&mut dyn Write) -> Result<()>,
-) -> Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let output_error = |message: String| HuntError::Output {
-        path: path.to_path_buf(),
-        message,
-    };
-    let temp = tempfile::Builder::new()
-        .prefix(".huntlake-")
-        .tempfile_in(&dir)
-        .map_err(|e| output_error(e.to_string()))?;
-    {
-        let mut writer = BufWriter::new(temp.as_file());
-        write(&mut writer)?;
-        writer.flush().map_err(|e| output_error(e.to_string()))?;
-    }
-    temp.persist(path)
-        .map_err(|e| output_error(e.error.to_string()))?;
-    Ok(())
 }
 
 fn io_error(what: &str, source: std::io::Error) -> HuntError {

@@ -21,7 +21,7 @@ use datafusion::prelude::{DataFrame, SessionContext};
 use futures::StreamExt;
 
 use crate::error::{HuntError, QueryContext, Result};
-use crate::progress::ScanProgress;
+use crate::plan::ScanProgress;
 
 #[derive(Debug, Clone)]
 pub struct MaterializeOptions {
@@ -34,11 +34,29 @@ pub struct MaterializeOptions {
     pub dictionary_strings: bool,
 }
 
+/// The materialized steps' memory when neither a budget nor a memory limit is given.
+pub const DEFAULT_MEMORY_BUDGET: usize = 1 << 30;
+
 impl Default for MaterializeOptions {
     fn default() -> Self {
+        MaterializeOptions::new(None, None, None)
+    }
+}
+
+impl MaterializeOptions {
+    /// The options for a run: memory for the materialized steps is `budget`, else a quarter of
+    /// the run's `memory_limit` (the rest is for the scans and aggregations), else
+    /// [`DEFAULT_MEMORY_BUDGET`].
+    pub fn new(
+        budget: Option<usize>,
+        memory_limit: Option<usize>,
+        spill_dir: Option<PathBuf>,
+    ) -> Self {
         MaterializeOptions {
-            memory_budget: 1 << 30,
-            spill_dir: None,
+            memory_budget: budget
+                .or(memory_limit.map(|limit| limit / 4))
+                .unwrap_or(DEFAULT_MEMORY_BUDGET),
+            spill_dir,
             dictionary_strings: true,
         }
     }
@@ -48,7 +66,6 @@ impl Default for MaterializeOptions {
 #[derive(Debug)]
 pub struct Materialized {
     pub rows: usize,
-    pub bytes: usize,
     pub spilled: bool,
     /// The plan that produced the rows, with its run metrics (for `--explain`).
     pub plan: Arc<dyn ExecutionPlan>,
@@ -136,7 +153,6 @@ pub async fn materialize_table(
             let table = MemTable::try_new(schema, partitions).context(what)?;
             let materialized = Materialized {
                 rows,
-                bytes,
                 spilled: false,
                 plan,
                 _spill: None,
@@ -155,7 +171,6 @@ pub async fn materialize_table(
             let table = ListingTable::try_new(config).context(what)?;
             let materialized = Materialized {
                 rows,
-                bytes,
                 spilled: true,
                 plan,
                 _spill: Some(dir),

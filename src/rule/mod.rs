@@ -1,36 +1,37 @@
 //! The rule: Sentinel's "Rare Process as a Service", translated to the SQL in `sql/`, with its
 //! parameters bound (never spliced into the SQL text).
 
+pub mod detect;
 pub mod materialize;
+pub mod steps;
 
 use datafusion::arrow::array::{ArrayRef, ListArray, StringArray};
 use datafusion::arrow::buffer::OffsetBuffer;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
-use datafusion::common::{ParamValues, ScalarValue};
+use datafusion::common::TableReference;
+use datafusion::common::{DataFusionError, ParamValues, ScalarValue};
 use datafusion::physical_plan::display::DisplayableExecutionPlan;
 use datafusion::physical_plan::{ExecutionPlan, collect};
-use datafusion::prelude::{DataFrame, SessionContext};
+use datafusion::prelude::{DataFrame, SessionContext, ident};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::error::{QueryContext, Result};
-use crate::progress::ScanProgress;
+use crate::plan::ScanProgress;
+pub use detect::{DetectRequest, Detection, detect};
 pub use materialize::{MaterializeOptions, Materialized};
+use steps::{DETECTION, GET_SERVICES, LITERAL, RARE_SERVICES};
 
-/// `sql/get_services.sql`: the service launches, materialized once.
-pub const GET_SERVICES_SQL: &str = include_str!("../../sql/get_services.sql");
-/// `sql/rare_services.sql`: the rare (service, device) pairs, materialized once.
-pub const RARE_SERVICES_SQL: &str = include_str!("../../sql/rare_services.sql");
-/// `sql/detect.sql`: the keyed plan over the materialized GetServices.
-pub const DETECT_SQL: &str = include_str!("../../sql/detect.sql");
-/// `sql/literal.sql`: the KQL's join structure, the test oracle.
-pub const LITERAL_SQL: &str = include_str!("../../sql/literal.sql");
+/// The rule's lookback as published (`LookupTime = 14d`), as a Kusto timespan.
+pub const DEFAULT_LOOKBACK: &str = "14d";
 
-/// The name the materialized service launches are registered under.
-pub const GET_SERVICES_TABLE: &str = "GetServices";
-/// The name the materialized rare (service, device) pairs are registered under.
-pub const RARE_SERVICES_TABLE: &str = "RareServices";
+/// The rule's threshold as published: a service is rare below this many launches on a device.
+pub const DEFAULT_THRESHOLD: i64 = 6;
+
+/// How far before the window a time partition must end to be left unopened (see
+/// `--partition-slack`), as a Kusto timespan.
+pub const DEFAULT_PARTITION_SLACK: &str = "1d";
 
 /// The rule's allowlist as published.
 pub const DEFAULT_ALLOWLIST: [&str; 5] = [
@@ -63,10 +64,9 @@ pub const OUTPUT_COLUMNS: [&str; 18] = [
     "DnsDomain",
 ];
 
-#[derive(Debug, Clone)]
-pub struct RuleParams {
-    /// `now()` of the query, nanoseconds since the epoch (a whole tick).
-    pub as_of: i64,
+/// The rule's tunable parameters. The default is the rule as published.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleOptions {
     /// `LookupTime`, nanoseconds.
     pub lookback: i64,
     /// A service is rare when launched fewer than this many times (`count_ < 6`).
@@ -79,21 +79,34 @@ pub struct RuleParams {
     pub null_keys_match: bool,
 }
 
-impl RuleParams {
-    pub fn new(as_of: i64) -> Self {
-        RuleParams {
-            as_of,
-            lookback: 14 * 86_400 * 1_000_000_000,
-            threshold: 6,
+impl Default for RuleOptions {
+    fn default() -> Self {
+        RuleOptions {
+            lookback: crate::time::parse_span(DEFAULT_LOOKBACK).expect("a valid default lookback"),
+            threshold: DEFAULT_THRESHOLD,
             allowlist: DEFAULT_ALLOWLIST.iter().map(|s| s.to_string()).collect(),
             keep_empty_in_sets: true,
             null_keys_match: false,
         }
     }
+}
+
+/// The parameters of one run of the rule: its options and its `now()`.
+#[derive(Debug, Clone)]
+pub struct RuleParams {
+    /// `now()` of the query, nanoseconds since the epoch (a whole tick).
+    pub as_of: i64,
+    pub options: RuleOptions,
+}
+
+impl RuleParams {
+    pub fn new(as_of: i64, options: RuleOptions) -> Self {
+        RuleParams { as_of, options }
+    }
 
     /// The exclusive lower bound of the window: `ago(LookupTime)`.
     pub fn since(&self) -> i64 {
-        self.as_of.saturating_sub(self.lookback)
+        self.as_of.saturating_sub(self.options.lookback)
     }
 
     /// The values bound to the SQL's `$name` placeholders.
@@ -103,26 +116,46 @@ impl RuleParams {
 
     /// [`Self::bindings`] as a list, to which a step can add its own.
     fn binding_list(&self) -> Vec<(&'static str, ScalarValue)> {
-        let allowlist: Vec<&str> = self.allowlist.iter().map(String::as_str).collect();
-        let unmatched: &[&str] = if self.keep_empty_in_sets { &[""] } else { &[] };
+        let options = &self.options;
+        let allowlist: Vec<&str> = options.allowlist.iter().map(String::as_str).collect();
+        let unmatched: &[&str] = if options.keep_empty_in_sets {
+            &[""]
+        } else {
+            &[]
+        };
         vec![
             (
                 "since",
                 ScalarValue::TimestampNanosecond(Some(self.since()), Some("UTC".into())),
             ),
             ("allowlist", string_list(&allowlist)),
-            ("threshold", ScalarValue::Int64(Some(self.threshold))),
+            ("threshold", ScalarValue::Int64(Some(options.threshold))),
             (
                 "keep_empty",
-                ScalarValue::Boolean(Some(self.keep_empty_in_sets)),
+                ScalarValue::Boolean(Some(options.keep_empty_in_sets)),
             ),
             ("unmatched", string_list(unmatched)),
             (
                 "null_keys_match",
-                ScalarValue::Boolean(Some(self.null_keys_match)),
+                ScalarValue::Boolean(Some(options.null_keys_match)),
             ),
         ]
     }
+}
+
+/// Reads an allowlist file: one name per line, `#` starts a comment, blank lines ignored,
+/// surrounding spaces trimmed.
+pub fn read_allowlist(path: &std::path::Path) -> Result<Vec<String>> {
+    let text = std::fs::read_to_string(path).map_err(|source| crate::error::HuntError::Io {
+        context: format!("reading allowlist {}", path.display()),
+        source,
+    })?;
+    Ok(text
+        .lines()
+        .map(|line| line.split('#').next().unwrap_or("").trim())
+        .filter(|name| !name.is_empty())
+        .map(str::to_string)
+        .collect())
 }
 
 /// A bound list of strings (`$allowlist`, `$rare_services`).
@@ -154,7 +187,8 @@ pub struct RuleRun {
     /// With [`Plan::Keyed`]: GetServices and RareServices, registered in the session while
     /// these guards live.
     pub materialized: Option<Materialized>,
-    pub rare: Option<Materialized>,
+    /// RareServices, kept (with its spill files) for as long as the run's tables are used.
+    pub _rare: Option<Materialized>,
     /// Each step's physical plan with its run metrics, as `EXPLAIN ANALYZE` prints them.
     pub plans: Vec<(String, String)>,
 }
@@ -170,93 +204,83 @@ pub async fn run(
     match plan {
         Plan::Keyed => {
             let started = Instant::now();
-            let services =
-                plan_sql(ctx, "get_services.sql", GET_SERVICES_SQL, params.bindings()).await?;
+            let services = GET_SERVICES.plan(ctx, params.bindings()).await?;
             let materialized =
-                materialize::materialize(ctx, services, GET_SERVICES_TABLE, options, progress)
+                materialize::materialize(ctx, services, GET_SERVICES.name, options, progress)
                     .await?;
             let services_done = started.elapsed();
-            let rare = plan_sql(
-                ctx,
-                "rare_services.sql",
-                RARE_SERVICES_SQL,
-                params.bindings(),
-            )
-            .await?;
+            let rare = RARE_SERVICES.plan(ctx, params.bindings()).await?;
             let rare =
-                materialize::materialize(ctx, rare, RARE_SERVICES_TABLE, options, progress).await?;
+                materialize::materialize(ctx, rare, RARE_SERVICES.name, options, progress).await?;
             let rare_done = started.elapsed();
             let mut bindings = params.binding_list();
             bindings.push(("rare_services", rare_service_names(ctx).await?));
-            let detect =
-                plan_sql(ctx, "detect.sql", DETECT_SQL, ParamValues::from(bindings)).await?;
+            let detect = DETECTION.plan(ctx, ParamValues::from(bindings)).await?;
+            check_output_columns(&detect, DETECTION.file)?;
             let (batches, detect_plan) =
-                collect_with_schema(detect, "running the detection", "detection", progress).await?;
+                collect_with_schema(detect, "running the detection", DETECTION.name, progress)
+                    .await?;
             let plans = vec![
-                step_report("GetServices", services_done, &materialized.plan),
-                step_report("RareServices", rare_done - services_done, &rare.plan),
-                step_report("detection", started.elapsed() - rare_done, &detect_plan),
+                step_report(GET_SERVICES.name, services_done, &materialized.plan),
+                step_report(RARE_SERVICES.name, rare_done - services_done, &rare.plan),
+                step_report(DETECTION.name, started.elapsed() - rare_done, &detect_plan),
             ];
             Ok(RuleRun {
                 batches,
                 materialized: Some(materialized),
-                rare: Some(rare),
+                _rare: Some(rare),
                 plans,
             })
         }
         Plan::Literal => {
             let started = Instant::now();
-            let literal = plan_sql(ctx, "literal.sql", LITERAL_SQL, params.bindings()).await?;
+            let literal = LITERAL.plan(ctx, params.bindings()).await?;
+            check_output_columns(&literal, LITERAL.file)?;
             let (batches, plan) = collect_with_schema(
                 literal,
                 "running the literal translation",
-                "literal translation",
+                LITERAL.name,
                 progress,
             )
             .await?;
             Ok(RuleRun {
                 batches,
                 materialized: None,
-                rare: None,
-                plans: vec![step_report("literal translation", started.elapsed(), &plan)],
+                _rare: None,
+                plans: vec![step_report(LITERAL.name, started.elapsed(), &plan)],
             })
         }
     }
 }
 
-/// Plans one of the rule's SQL files with its parameters bound. The text is the one built
-/// into the binary (`embedded`) or, when `HUNTLAKE_SQL_DIR` is set, the file of the same name
-/// in that folder, so that a change to the rule can be tried without a rebuild.
-pub async fn plan_sql(
-    ctx: &SessionContext,
-    file: &str,
-    embedded: &'static str,
-    bindings: ParamValues,
-) -> Result<DataFrame> {
-    let sql: std::borrow::Cow<'static, str> = match std::env::var_os("HUNTLAKE_SQL_DIR") {
-        None => embedded.into(),
-        Some(dir) => {
-            let path = std::path::Path::new(&dir).join(file);
-            std::fs::read_to_string(&path)
-                .map_err(|source| crate::error::HuntError::Io {
-                    context: format!("reading {} (HUNTLAKE_SQL_DIR)", path.display()),
-                    source,
-                })?
-                .into()
-        }
-    };
-    ctx.sql(&sql)
-        .await
-        .and_then(|df| df.with_param_values(bindings))
-        .context(format!("planning sql/{file}"))
+/// The rule's output columns are a contract other tools parse: a plan (or a file tried with
+/// `HUNTLAKE_SQL_DIR`) that gives others is refused before it runs.
+fn check_output_columns(df: &DataFrame, file: &str) -> Result<()> {
+    let names: Vec<&str> = df
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().as_str())
+        .collect();
+    if names == OUTPUT_COLUMNS {
+        return Ok(());
+    }
+    Err(DataFusionError::Plan(format!(
+        "it gives the columns {}; the rule's output is {}",
+        names.join(", "),
+        OUTPUT_COLUMNS.join(", ")
+    )))
+    .context(format!("planning sql/{file}"))
 }
 
 /// The distinct service names of the registered RareServices, as a bound list.
 async fn rare_service_names(ctx: &SessionContext) -> Result<ScalarValue> {
     let what = "listing the rare service names";
     let batches = ctx
-        .sql("SELECT DISTINCT ServiceProcess FROM RareServices")
+        .table(TableReference::bare(RARE_SERVICES.name))
         .await
+        .and_then(|df| df.select(vec![ident("ServiceProcess")]))
+        .and_then(|df| df.distinct())
         .context(what)?
         .collect()
         .await

@@ -26,8 +26,8 @@ use datafusion::arrow::datatypes::{Field, Int32Type, Schema, TimeUnit};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::arrow::arrow_writer::ArrowWriterOptions;
-use huntlake::detect::{DetectRequest, Detection};
-use huntlake::rule::Plan;
+use huntlake::Plan;
+use huntlake::{DetectRequest, Detection};
 use serde_json::Value;
 
 // ---------------------------------------------------------------------------------------------
@@ -48,8 +48,14 @@ pub const CREATED: &str = "2026-11-01T00:00:05.004Z";
 pub const LOOKBACK: i64 = 14 * NANOS_PER_DAY;
 
 /// Nanoseconds since the epoch of an RFC 3339 datetime.
+/// The sample lake as committed in the repository.
+#[allow(dead_code)]
+pub fn sample_lake_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample-lake")
+}
+
 pub fn at(text: &str) -> i64 {
-    huntlake::time::parse_datetime(text).expect("a valid test datetime")
+    huntlake::parse_datetime(text).expect("a valid test datetime")
 }
 
 pub fn as_of() -> i64 {
@@ -786,7 +792,7 @@ pub fn try_detect(
 ) -> Result<(Detection, Vec<String>), huntlake::HuntError> {
     let request = request(lake, plan, configure);
     let mut notes = Vec::new();
-    let result = runtime().block_on(huntlake::detect::detect(&request, &mut |note| {
+    let result = runtime().block_on(huntlake::detect(&request, &mut |note| {
         notes.push(note.to_string())
     }));
     result.map(|detection| (detection, notes))
@@ -799,9 +805,7 @@ pub fn run_plan(lake: &Path, plan: Plan, configure: &dyn Fn(&mut DetectRequest))
     let lines = detection
         .batches
         .iter()
-        .flat_map(|batch| {
-            (0..batch.num_rows()).map(move |row| huntlake::output::json_object(batch, row))
-        })
+        .flat_map(|batch| (0..batch.num_rows()).map(move |row| huntlake::json_object(batch, row)))
         .collect();
     Run {
         lines,

@@ -68,9 +68,11 @@ pub(crate) fn span_nanos(value: &ScalarValue, function: &str) -> Result<Option<i
         },
         ScalarValue::IntervalDayTime(v) => match v {
             None => Ok(None),
-            Some(v) => Ok(Some(
-                v.days as i64 * 86_400_000_000_000 + v.milliseconds as i64 * 1_000_000,
-            )),
+            Some(v) => (v.days as i64)
+                .checked_mul(86_400_000_000_000)
+                .and_then(|d| d.checked_add(v.milliseconds as i64 * 1_000_000))
+                .map(Some)
+                .ok_or_else(overflow),
         },
         ScalarValue::DurationSecond(v) => scale(*v, TimeUnit::Second).map_err(|_| overflow()),
         ScalarValue::DurationMillisecond(v) => {
@@ -92,5 +94,24 @@ fn scale(v: Option<i64>, unit: TimeUnit) -> std::result::Result<Option<i64>, ()>
     match v {
         None => Ok(None),
         Some(v) => v.checked_mul(unit_nanos(unit)).map(Some).ok_or(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::datatypes::IntervalDayTime;
+
+    #[test]
+    fn day_time_intervals_too_long_for_nanoseconds_are_an_error_not_a_wrap() {
+        let span = |days, milliseconds| {
+            span_nanos(
+                &ScalarValue::IntervalDayTime(Some(IntervalDayTime { days, milliseconds })),
+                "ago",
+            )
+        };
+        assert_eq!(span(1, 500).unwrap(), Some(86_400_500_000_000));
+        let error = span(i32::MAX, 0).unwrap_err().to_string();
+        assert!(error.contains("too long"), "{error}");
     }
 }

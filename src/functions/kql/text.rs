@@ -25,7 +25,7 @@ use datafusion::logical_expr::{
 use serde_json::Value;
 
 use crate::functions::kernels::{is_string_type, map_to_bool, to_columnar};
-use crate::functions::kusto_datetime::utc_nanos_type;
+use crate::time::utc_nanos_type;
 use crate::time::{format_kusto_datetime, format_kusto_timespan};
 
 /// Formats a `real` as Kusto (.NET) prints it: the shortest text that reads back to the same

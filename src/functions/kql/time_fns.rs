@@ -22,7 +22,7 @@ use datafusion::logical_expr::{
 
 use super::{is_span_type, span_nanos};
 use crate::functions::kernels::to_columnar;
-use crate::functions::kusto_datetime::{floor_to_tick, utc_nanos_type};
+use crate::time::{floor_to_tick, utc_nanos_type};
 
 fn utc_literal(nanos: Option<i64>) -> Expr {
     lit(ScalarValue::TimestampNanosecond(nanos, Some("UTC".into())))

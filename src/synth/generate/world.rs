@@ -4,54 +4,10 @@
 use super::{DAY, GenerateOptions, PlantedInstance, SECOND};
 use crate::time::format_kusto_datetime;
 
-/// A deterministic 64-bit generator (splitmix64): fast, and the same everywhere.
-#[derive(Clone)]
-pub(super) struct Rng(u64);
-
-impl Rng {
-    pub(super) fn new(parts: &[u64]) -> Rng {
-        let mut state = 0x9E37_79B9_7F4A_7C15u64;
-        for p in parts {
-            state = Rng(state ^ p.wrapping_mul(0xD1B5_4A32_D192_ED03)).next_u64();
-        }
-        Rng(state)
-    }
-    pub(super) fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    pub(super) fn below(&mut self, n: u64) -> u64 {
-        ((self.next_u64() as u128 * n as u128) >> 64) as u64
-    }
-    fn unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-    /// `digits` lower-case hex digits: each 64-bit draw gives 16, most significant first.
-    fn hex(&mut self, digits: usize) -> String {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        let mut bytes = Vec::with_capacity(digits.next_multiple_of(16));
-        while bytes.len() < digits {
-            let word = self.next_u64();
-            bytes.extend(
-                (0..16)
-                    .rev()
-                    .map(|nibble| HEX[(word >> (nibble * 4)) as usize & 15]),
-            );
-        }
-        bytes.truncate(digits);
-        String::from_utf8(bytes).expect("hex digits are ASCII")
-    }
-}
+pub(super) use crate::synth::rng::SplitMix64 as Rng;
 
 pub(super) fn stable_hex(text: &str, salt: u64, digits: usize) -> String {
-    let mut h = 0xcbf2_9ce4_8422_2325u64 ^ salt;
-    for b in text.bytes() {
-        h = (h ^ b as u64).wrapping_mul(0x100_0000_01b3);
-    }
-    Rng(h).hex(digits)
+    Rng::from_text(text, salt).hex(digits)
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -202,7 +158,7 @@ impl World {
         let seed = options.seed;
         let devices = (0..options.devices)
             .map(|d| {
-                let mut rng = Rng::new(&[seed, 1, d as u64]);
+                let mut rng = Rng::from_parts(&[seed, 1, d as u64]);
                 let dept = DEPARTMENTS[rng.below(DEPARTMENTS.len() as u64) as usize];
                 let short = if d % 10 == 9 {
                     format!("srv-{dept}-{d:05}")
@@ -241,13 +197,13 @@ impl World {
         };
         let mut world = World {
             options: options.clone(),
-            tenant: Rng::new(&[seed, 2]).hex(32),
+            tenant: Rng::from_parts(&[seed, 2]).hex(32),
             plantings: Vec::new(),
             service_weights: weights(Kind::Allowlisted),
             agent_weights: weights(Kind::Agent),
             user_weights: weights(Kind::User),
             remote_ips: {
-                let mut rng = Rng::new(&[seed, 6]);
+                let mut rng = Rng::from_parts(&[seed, 6]);
                 let private =
                     (0..PRIVATE_IPS).map(|i| format!("10.20.{}.{}", i / 250, i % 250 + 1));
                 let public = (0..PUBLIC_IPS).map(|_| {
@@ -282,7 +238,7 @@ impl World {
 
     /// The background cast of a device-day: one instance of every program.
     pub(super) fn cast(&self, device: u32, day: u32) -> Vec<Actor> {
-        let mut rng = Rng::new(&[self.options.seed, 3, device as u64, day as u64]);
+        let mut rng = Rng::from_parts(&[self.options.seed, 3, device as u64, day as u64]);
         let boot = self.day_start(day) - (1 + rng.below(6 * 3_600)) as i64 * SECOND;
         let user = &self.devices[device as usize].user;
         PROGRAMS
@@ -314,7 +270,7 @@ impl World {
 
     /// The rare services planted on a device, over all days.
     fn plant(&self, device: u32) -> Vec<Planting> {
-        let mut rng = Rng::new(&[self.options.seed, 4, device as u64]);
+        let mut rng = Rng::from_parts(&[self.options.seed, 4, device as u64]);
         let mut plantings = Vec::new();
         for day in 0..self.options.days {
             if rng.unit() >= self.options.rare_per_device_day {

@@ -17,7 +17,7 @@ use datafusion::physical_expr::{PhysicalExpr, ScalarFunctionExpr, conjunction};
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::ExecutionPlan;
 
-use crate::scan_order::rewrite_parquet_predicates;
+use super::rewrite::rewrite_parquet_predicates;
 
 #[derive(Debug, Default)]
 pub struct WindowPruning;

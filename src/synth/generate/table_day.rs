@@ -14,6 +14,7 @@ use super::world::{
 use super::{DAY, SECOND};
 use crate::error::{HuntError, Result};
 use crate::lake::{DefenderTable, KustoType};
+use crate::synth::folder::table_day_file;
 
 /// One event: who did it, when, and a random word that picks what it touched.
 #[derive(Clone, Copy)]
@@ -32,18 +33,15 @@ pub(super) fn write_table_day(
     day: u32,
     progress: &dyn Fn(u64),
 ) -> Result<(DefenderTable, u64, u64)> {
-    let date = chrono::DateTime::from_timestamp_nanos(world.day_start(day)).format("%Y-%m-%d");
-    let dir = world
+    let path = world
         .options
         .out
-        .join(table.name())
-        .join(format!("date={date}"));
+        .join(table_day_file(table, world.day_start(day)));
     let io = |source| HuntError::Io {
-        context: format!("writing {}", dir.display()),
+        context: format!("writing {}", path.display()),
         source,
     };
-    std::fs::create_dir_all(&dir).map_err(io)?;
-    let path = dir.join("part-00000.parquet");
+    std::fs::create_dir_all(path.parent().expect("a table-day file has a folder")).map_err(io)?;
     let file = std::fs::File::create(&path).map_err(io)?;
     let schema = file_schema(table, world.options.microsecond_times);
     let columns = plan_columns(table, &schema);
@@ -63,7 +61,7 @@ pub(super) fn write_table_day(
     let mut casts: Vec<(u32, Vec<Actor>)> = Vec::new();
     for device in 0..world.options.devices {
         let mut cast = world.cast(device, day);
-        let mut rng = Rng::new(&[
+        let mut rng = Rng::from_parts(&[
             world.options.seed,
             5,
             table as u64,
@@ -163,8 +161,7 @@ fn file_schema(table: DefenderTable, microsecond_times: bool) -> SchemaRef {
             .map(|c| {
                 let data_type = match c.kusto_type {
                     KustoType::Datetime => DataType::Timestamp(unit, Some("UTC".into())),
-                    KustoType::String | KustoType::Dynamic | KustoType::Guid => DataType::Utf8,
-                    other => other.arrow_type(),
+                    other => other.stored_type(),
                 };
                 Field::new(&c.name, data_type, true)
             })

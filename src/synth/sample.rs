@@ -32,7 +32,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chrono::{DateTime, Datelike, Utc, Weekday};
-use datafusion::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+use datafusion::arrow::datatypes::{Field, Schema};
 use datafusion::arrow::json::ReaderBuilder;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::parquet::arrow::ArrowWriter;
@@ -41,6 +41,7 @@ use datafusion::parquet::basic::{Compression, ZstdLevel};
 use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
 use serde_json::{Map, Value, json};
 
+use super::folder::{OutputFolder, write_json};
 use crate::error::{HuntError, Result};
 use crate::lake::DefenderTable::{
     self, DeviceFileEvents, DeviceImageLoadEvents, DeviceNetworkEvents, DeviceProcessEvents,
@@ -202,44 +203,58 @@ pub struct SampleSummary {
 
 /// Writes the sample lake into `root` (created if absent) and returns what it wrote. `root`
 /// should hold no table folders yet: stale files there would stay part of the lake.
-pub fn write_sample_lake(root: &Path) -> Result<SampleSummary> {
+pub fn write_sample_lake(root: &Path, force: bool) -> Result<SampleSummary> {
     let io = |path: &Path| {
         let context = format!("writing the sample lake: {}", path.display());
         move |source: std::io::Error| HuntError::Io { context, source }
     };
+    let folder = OutputFolder::open(root, force)?;
+    let files = generate().files;
+    let success: Vec<PathBuf> = DefenderTable::ALL
+        .iter()
+        .map(|t| Path::new(t.name()).join("_SUCCESS"))
+        .collect();
+    let parquet: Vec<PathBuf> = files
+        .keys()
+        .map(|(table, day)| {
+            Path::new(table.name())
+                .join(format!("date={day}"))
+                .join("part-00000.parquet")
+        })
+        .collect();
+    let planned: Vec<PathBuf> = success.iter().chain(&parquet).cloned().collect();
+    folder.begin(&planned)?;
     let mut summary = SampleSummary::default();
-    for table in DefenderTable::ALL {
-        let dir = root.join(table.name());
-        fs::create_dir_all(&dir).map_err(io(&dir))?;
-        fs::write(dir.join("_SUCCESS"), b"").map_err(io(&dir))?;
+    for marker in &success {
+        let path = root.join(marker);
+        fs::create_dir_all(path.parent().expect("a table folder")).map_err(io(&path))?;
+        fs::write(&path, b"").map_err(io(&path))?;
     }
-    for ((table, day), mut rows) in generate().files {
+    for (((table, _), mut rows), relative) in files.into_iter().zip(parquet) {
         rows.sort_by_key(|r| (r["Timestamp"].as_i64(), r["ReportId"].as_i64()));
-        let dir = Path::new(table.name()).join(format!("date={day}"));
-        fs::create_dir_all(root.join(&dir)).map_err(io(&root.join(&dir)))?;
-        let relative = dir.join("part-00000.parquet");
+        let path = root.join(&relative);
+        fs::create_dir_all(path.parent().expect("a day folder")).map_err(io(&path))?;
         *summary.rows.entry(table.name().to_string()).or_default() += rows.len();
-        summary.bytes += write_parquet(&root.join(&relative), &to_batch(table, rows))?;
+        summary.bytes += write_parquet(&path, &to_batch(table, rows))?;
         summary.files.push(relative);
     }
     summary.files.sort();
+    folder.finish(&planned, json!({"complete": true, "sample": true}))?;
     let info = json!({
         "reference_time": REFERENCE_TIME,
         "description": "huntlake's embedded sample: three weeks of synthetic Defender XDR events \
             from eight contoso.local devices, with planted 'Rare Process as a Service' stories \
-            (see data/README.md). Regenerate with: cargo run --example make_sample_lake -- \
+            (see data/README.md). Regenerate with: huntlake generate --sample --out \
             data/sample-lake",
     });
-    let path = root.join(LAKE_INFO_FILE);
-    let text = serde_json::to_string_pretty(&info).expect("JSON") + "\n";
-    fs::write(&path, text).map_err(io(&path))?;
+    write_json(&root.join(LAKE_INFO_FILE), &info)?;
     Ok(summary)
 }
 
 fn generate() -> Lake {
     let (start, end) = (at(DATA_START), at(REFERENCE_TIME));
     let mut lake = Lake {
-        rng: Rng(SEED),
+        rng: Rng::new(SEED),
         report: 1_000,
         start,
         end,
@@ -879,7 +894,7 @@ fn to_batch(table: DefenderTable, mut rows: Vec<Row>) -> RecordBatch {
             row.entry(c.name.clone()).or_insert(missing);
         }
     }
-    let field = |c: &Column| Field::new(&c.name, file_type(c.kusto_type), true);
+    let field = |c: &Column| Field::new(&c.name, c.kusto_type.stored_type(), true);
     let schema = Schema::new(columns.iter().map(field).collect::<Vec<_>>());
     let builder = ReaderBuilder::new(Arc::new(schema)).with_strict_mode(true);
     let mut decoder = builder.build_decoder().expect("a JSON decoder");
@@ -887,17 +902,6 @@ fn to_batch(table: DefenderTable, mut rows: Vec<Row>) -> RecordBatch {
     decoded
         .unwrap_or_else(|e| panic!("{table}: {e}"))
         .expect("rows")
-}
-
-fn file_type(kusto: KustoType) -> DataType {
-    match kusto {
-        KustoType::String | KustoType::Dynamic | KustoType::Guid => DataType::Utf8,
-        KustoType::Long => DataType::Int64,
-        KustoType::Int => DataType::Int32,
-        KustoType::Datetime => DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into())),
-        KustoType::Bool => DataType::Boolean,
-        KustoType::Real => DataType::Float64,
-    }
 }
 
 /// Writes one zstd Parquet file. Like Spark's exports it embeds no Arrow schema: the Parquet
@@ -943,39 +947,11 @@ fn is_workday(day: i64) -> bool {
     !matches!(weekday, Weekday::Sat | Weekday::Sun)
 }
 
-/// splitmix64: a tiny deterministic generator, plenty for sample data.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    /// A number in `[lo, hi)`.
-    fn range(&mut self, lo: i64, hi: i64) -> i64 {
-        lo + (self.next() % (hi - lo).max(1) as u64) as i64
-    }
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.range(0, items.len() as i64) as usize]
-    }
-}
+use super::rng::SplitMix64 as Rng;
 
 /// `len` hex digits derived from `seed` (FNV-1a, then splitmix64): a stable fake hash or id.
 fn hex(seed: &str, len: usize) -> String {
-    let mut h: u64 = 0xCBF2_9CE4_8422_2325;
-    for b in seed.bytes() {
-        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01B3);
-    }
-    let mut rng = Rng(h);
-    let mut out = String::with_capacity(len + 16);
-    while out.len() < len {
-        out.push_str(&format!("{:016x}", rng.next()));
-    }
-    out.truncate(len);
-    out
+    Rng::from_text(seed, 0).hex(len)
 }
 
 fn guid(seed: &str) -> String {

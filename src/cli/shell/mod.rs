@@ -19,29 +19,29 @@ use std::time::Instant;
 use clap::Args;
 use datafusion::prelude::SessionContext;
 
-use crate::args::{parse_datetime, parse_size};
-use crate::detect;
+use super::args::{LakeArgs, RuleArgs, SessionArgs};
 use crate::error::{HuntError, QueryContext, Result};
-use crate::lake::{Lake, LakeOptions};
+use crate::lake::{Lake, LakeOptions, LakeSource};
 use crate::output::Format;
-use crate::rule::{MaterializeOptions, RuleParams};
-use crate::session::{SessionOptions, new_session};
+use crate::plan::{SessionOptions, new_session};
+use crate::rule::RuleParams;
+use crate::rule::detect::name_the_file;
 use crate::time::{format_rfc3339, now_nanos};
 pub use statements::{Command, StatementBuffer};
 pub use steps::RuleStep;
 
 #[derive(Args, Debug, Clone)]
 pub struct SqlArgs {
-    /// The lake root: a folder or an az://, abfss://, s3://, gs:// URL (as for detect).
-    /// Default: the sample lake embedded in data/.
-    #[arg(long, value_name = "PATH|URL")]
-    pub lake: Option<PathBuf>,
+    #[command(flatten)]
+    pub lake: LakeArgs,
 
-    /// The shell's now(), RFC 3339: ago() counts back from it, and the rule's steps
-    /// (GetServices, RareServices) use it. Default: the lake's reference time if it has one,
-    /// else now.
-    #[arg(long, value_name = "RFC3339", value_parser = parse_datetime)]
-    pub as_of: Option<i64>,
+    /// The rule's parameters, for its steps as tables (GetServices, RareServices), \rule and
+    /// \detect.
+    #[command(flatten)]
+    pub rule: RuleArgs,
+
+    #[command(flatten)]
+    pub session: SessionArgs,
 
     /// Run this SQL (or \command) and exit. Repeatable; run before any -f file.
     #[arg(short = 'c', long = "command", value_name = "SQL")]
@@ -52,8 +52,9 @@ pub struct SqlArgs {
     pub files: Vec<PathBuf>,
 
     /// How results are printed: table (cut at --max-rows), csv, json or ndjson (every row).
-    #[arg(long, value_enum, default_value = "table")]
-    pub format: Format,
+    /// Default: table on a terminal, ndjson when standard output is a pipe or a file.
+    #[arg(long)]
+    pub format: Option<Format>,
 
     /// Rows a table shows (the rest are counted); 0 shows them all.
     #[arg(long, value_name = "N", default_value_t = 40)]
@@ -62,22 +63,6 @@ pub struct SqlArgs {
     /// Print no row counts or times after results.
     #[arg(short, long)]
     pub quiet: bool,
-
-    /// Use this column as the event time of every table (as for detect).
-    #[arg(long, value_name = "NAME")]
-    pub time_column: Option<String>,
-
-    /// Memory queries may use (e.g. 4GiB); past it, sorts and aggregations spill to disk.
-    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
-    pub memory_limit: Option<usize>,
-
-    /// Query threads (default: the number of cores).
-    #[arg(long, value_name = "N")]
-    pub threads: Option<usize>,
-
-    /// Set aside files that cannot be read, with a note for each (as for detect).
-    #[arg(long)]
-    pub skip_bad_files: bool,
 
     /// `substring(s, start, length)` and `substr(...)` count from 1, as in SQL. Default: from
     /// 0, as Kusto's `substring` (`kql_substring` is Kusto's either way).
@@ -106,9 +91,9 @@ pub struct Settings {
 pub struct Shell {
     ctx: SessionContext,
     lake: Lake,
-    lake_path: PathBuf,
-    /// `now()` for ago() and the rule's steps.
-    as_of: i64,
+    lake_source: LakeSource,
+    /// The rule's parameters: `now()` for ago() and the rule's steps, and the shell's options.
+    params: RuleParams,
     session: SessionOptions,
     steps: Vec<Arc<RuleStep>>,
     pub settings: Settings,
@@ -119,26 +104,25 @@ pub struct Shell {
 impl Shell {
     /// Opens the lake and registers its tables, the rule's steps and the functions.
     pub async fn open(args: &SqlArgs) -> Result<Shell> {
-        if args.format == Format::Parquet {
+        if args.format == Some(Format::Parquet) {
             return Err(HuntError::usage(
                 "--format parquet: the shell prints table, csv, json or ndjson \
                  (COPY (SELECT ...) TO 'file.parquet' writes Parquet)",
             ));
         }
+        let options = args.rule.options()?;
         let session = SessionOptions {
-            target_partitions: args.threads,
-            memory_limit: args.memory_limit,
-            spill_dir: None,
             information_schema: true,
             kusto_substring: !args.sql_substring,
+            ..args.session.session()
         };
         let ctx = new_session(&session)?;
-        let lake_path = args.lake.clone().unwrap_or_else(detect::sample_lake_path);
+        let lake_source = args.lake.source();
         let lake = Lake::open(
-            &lake_path.to_string_lossy(),
+            &lake_source,
             &LakeOptions {
-                time_column: args.time_column.clone(),
-                skip_bad_files: args.skip_bad_files,
+                time_column: args.lake.time_column.clone(),
+                skip_bad_files: args.lake.skip_bad_files,
                 // Ad-hoc queries have no window: every file stays queryable.
                 window: None,
                 allow_missing_tables: true,
@@ -156,23 +140,26 @@ impl Shell {
         }
         lake.register(&ctx).await?;
         // Kusto's now(): the one given or the lake's; else each query's start (see ago()).
-        let fixed_now = args.as_of.or(lake.reference_time);
+        let fixed_now = args.lake.as_of.or(lake.reference_time);
         crate::functions::register_kql(&ctx, fixed_now);
-        let as_of = fixed_now.unwrap_or_else(now_nanos);
-        let mut materialize = MaterializeOptions::default();
-        if let Some(limit) = args.memory_limit {
-            materialize.memory_budget = limit / 4;
-        }
-        let steps = steps::register_steps(&ctx, &RuleParams::new(as_of), &materialize).await?;
+        let params = RuleParams::new(fixed_now.unwrap_or_else(now_nanos), options);
+        let steps = steps::register_steps(&ctx, &params, &args.session.materialize()).await?;
+        let format = args.format.unwrap_or_else(|| {
+            if std::io::stdout().is_terminal() {
+                Format::Table
+            } else {
+                Format::Ndjson
+            }
+        });
         Ok(Shell {
             ctx,
             lake,
-            lake_path,
-            as_of,
+            lake_source,
+            params,
             session,
             steps,
             settings: Settings {
-                format: args.format,
+                format,
                 max_rows: (args.max_rows > 0).then_some(args.max_rows),
                 timing: true,
                 quiet: args.quiet,
@@ -191,9 +178,9 @@ impl Shell {
         let files: usize = self.lake.tables.iter().map(|t| t.files.len()).sum();
         format!(
             "lake {} ({} tables, {rows} rows in {files} files), as of {}",
-            self.lake_path.display(),
+            self.lake_source,
             self.lake.tables.len(),
-            format_rfc3339(self.as_of)
+            format_rfc3339(self.params.as_of)
         )
     }
 
@@ -203,7 +190,7 @@ impl Shell {
             Command::Sql(sql) if is_quit_word(sql) => Ok(Flow::Quit),
             Command::Sql(sql) => match self.run_sql(sql).await {
                 Ok(()) => Ok(Flow::Continue),
-                Err(e) => Err(detect::name_the_file(&self.lake, e).await),
+                Err(e) => Err(name_the_file(&self.lake, e).await),
             },
             Command::Meta(line) => self.meta(line).await,
         }
@@ -215,8 +202,11 @@ impl Shell {
         let no_columns = df.schema().fields().is_empty();
         let stream = df.execute_stream().await.context("query")?;
         if no_columns {
-            // DDL (CREATE VIEW, SET, ...): nothing to print.
-            futures::StreamExt::collect::<Vec<_>>(stream).await;
+            // DDL (CREATE VIEW, SET, ...): nothing to print, but its errors are the user's.
+            let results: Vec<_> = futures::StreamExt::collect(stream).await;
+            for result in results {
+                result.context("query")?;
+            }
             self.note(&display::footer_ok(self.elapsed(started)));
             return Ok(());
         }

@@ -1,43 +1,31 @@
-//! `huntlake detect`: open the lake, run the rule, write the detections, summarize on stderr.
+//! A detection from start to end: open the lake, run the rule, say what was read.
 
-use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use datafusion::arrow::record_batch::RecordBatch;
 
 use crate::error::{HuntError, Result};
-use crate::lake::{Lake, LakeOptions};
-use crate::output::{self, Format};
-use crate::progress::ScanProgress;
-use crate::rule::{self, MaterializeOptions, Plan, RuleParams};
-use crate::session::{SessionOptions, new_session};
-use crate::time::{format_rfc3339, now_nanos};
+use crate::lake::{Lake, LakeOptions, LakeSource};
+use crate::plan::{ScanProgress, SessionOptions, new_session};
+use crate::rule::{
+    self, DEFAULT_PARTITION_SLACK, MaterializeOptions, Plan, RuleOptions, RuleParams,
+};
+use crate::time::{format_rfc3339, now_nanos, parse_span};
 
-/// The embedded sample lake, shipped in the repository's `data/` folder.
-pub fn sample_lake_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("data")
-        .join("sample-lake")
-}
-
-/// How far before the window a partition must end to be left unopened (see `--partition-slack`).
-pub const DEFAULT_PARTITION_SLACK: i64 = 86_400 * 1_000_000_000;
-
+/// What to run the detection on, and how.
 #[derive(Debug, Clone)]
 pub struct DetectRequest {
-    pub lake: PathBuf,
+    pub lake: LakeSource,
     /// `None`: the lake's reference time if it has one, else now.
     pub as_of: Option<i64>,
-    pub lookback: i64,
-    pub lookback_text: String,
-    pub threshold: i64,
-    pub allowlist: Vec<String>,
-    pub keep_empty_in_sets: bool,
-    pub null_keys_match: bool,
+    /// The rule's parameters (default: as published).
+    pub rule: RuleOptions,
     pub time_column: Option<String>,
     /// Set aside unreadable files instead of failing (listed in the summary).
     pub skip_bad_files: bool,
+    /// Run with a table whose folder is missing as an empty table (with a note), instead of
+    /// failing.
+    pub allow_missing_tables: bool,
     /// Partition pruning: files in time partitions ending more than this before the window
     /// are not opened. `None`: every file is opened.
     pub partition_slack: Option<i64>,
@@ -49,20 +37,17 @@ pub struct DetectRequest {
 }
 
 impl DetectRequest {
-    pub fn new(lake: impl Into<PathBuf>) -> Self {
-        let defaults = RuleParams::new(0);
+    pub fn new(lake: impl Into<LakeSource>) -> Self {
         DetectRequest {
             lake: lake.into(),
             as_of: None,
-            lookback: defaults.lookback,
-            lookback_text: "14d".into(),
-            threshold: defaults.threshold,
-            allowlist: defaults.allowlist,
-            keep_empty_in_sets: defaults.keep_empty_in_sets,
-            null_keys_match: defaults.null_keys_match,
+            rule: RuleOptions::default(),
             time_column: None,
             skip_bad_files: false,
-            partition_slack: Some(DEFAULT_PARTITION_SLACK),
+            allow_missing_tables: false,
+            partition_slack: Some(
+                parse_span(DEFAULT_PARTITION_SLACK).expect("a valid default partition slack"),
+            ),
             plan: Plan::Keyed,
             materialize: MaterializeOptions::default(),
             session: SessionOptions::default(),
@@ -87,7 +72,7 @@ pub struct Detection {
 }
 
 /// `123.4 MiB`.
-pub fn human_bytes(bytes: u64) -> String {
+pub(crate) fn human_bytes(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut value = bytes as f64;
     let mut unit = 0;
@@ -155,7 +140,7 @@ impl Detection {
             if rows == 1 { "" } else { "s" },
             self.elapsed.as_secs_f64(),
             format_rfc3339(self.params.as_of),
-            crate::time::format_span(self.params.lookback),
+            crate::time::format_span(self.params.options.lookback),
         )
     }
 }
@@ -165,19 +150,18 @@ pub async fn detect(request: &DetectRequest, notes: &mut dyn FnMut(&str)) -> Res
     let started = Instant::now();
     let now = now_nanos();
     let ctx = new_session(&request.session)?;
-    let lake_root = request.lake.to_string_lossy().to_string();
     let lake = Lake::open(
-        &lake_root,
+        &request.lake,
         &LakeOptions {
             time_column: request.time_column.clone(),
             skip_bad_files: request.skip_bad_files,
             window: request.partition_slack.map(|slack| crate::lake::Window {
                 as_of: request.as_of,
                 now,
-                lookback: request.lookback,
+                lookback: request.rule.lookback,
                 slack,
             }),
-            allow_missing_tables: false,
+            allow_missing_tables: request.allow_missing_tables,
         },
     )
     .await?;
@@ -202,14 +186,7 @@ pub async fn detect(request: &DetectRequest, notes: &mut dyn FnMut(&str)) -> Res
         }
         (None, None) => now,
     };
-    let params = RuleParams {
-        as_of,
-        lookback: request.lookback,
-        threshold: request.threshold,
-        allowlist: request.allowlist.clone(),
-        keep_empty_in_sets: request.keep_empty_in_sets,
-        null_keys_match: request.null_keys_match,
-    };
+    let params = RuleParams::new(as_of, request.rule.clone());
     let run = match rule::run(
         &ctx,
         &params,
@@ -249,37 +226,4 @@ pub async fn name_the_file(lake: &Lake, error: HuntError) -> HuntError {
         return error;
     }
     lake.explain_non_utf8().await.unwrap_or(error)
-}
-
-/// The output format: the flag, else the output file's extension, else a table on a terminal
-/// and NDJSON down a pipe.
-pub fn choose_format(flag: Option<Format>, output: Option<&Path>) -> Format {
-    flag.or_else(|| output.and_then(Format::from_extension))
-        .unwrap_or_else(|| {
-            if output.is_none() && std::io::stdout().is_terminal() {
-                Format::Table
-            } else {
-                Format::Ndjson
-            }
-        })
-}
-
-/// Reads an allowlist file: one name per line, `#` starts a comment, blank lines ignored,
-/// surrounding spaces trimmed.
-pub fn read_allowlist(path: &Path) -> Result<Vec<String>> {
-    let text = std::fs::read_to_string(path).map_err(|source| HuntError::Io {
-        context: format!("reading allowlist {}", path.display()),
-        source,
-    })?;
-    Ok(text
-        .lines()
-        .map(|line| line.split('#').next().unwrap_or("").trim())
-        .filter(|name| !name.is_empty())
-        .map(str::to_string)
-        .collect())
-}
-
-/// Writes the detections.
-pub fn write(detection: &Detection, format: Format, output: Option<&Path>) -> Result<()> {
-    output::write_results(&detection.batches, format, output)
 }

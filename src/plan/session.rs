@@ -11,10 +11,10 @@ use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
+use super::scan_order::MembershipFiltersFirst;
+use super::window_pruning::WindowPruning;
 use crate::error::{HuntError, QueryContext, Result};
 use crate::functions;
-use crate::scan_order::MembershipFiltersFirst;
-use crate::window_pruning::WindowPruning;
 
 #[derive(Debug, Clone, Default)]
 pub struct SessionOptions {
@@ -98,6 +98,6 @@ pub fn new_session(options: &SessionOptions) -> Result<SessionContext> {
     let state = state.build();
     let ctx = SessionContext::new_with_state(state);
     functions::register_all(&ctx);
-    crate::catalog::install(&ctx);
+    super::catalog::install(&ctx);
     Ok(ctx)
 }

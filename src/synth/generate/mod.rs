@@ -17,20 +17,18 @@ mod encoder;
 mod table_day;
 mod world;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use serde::Serialize;
 
+use super::folder::{OutputFolder, table_day_files, write_json};
 use crate::error::{HuntError, Result};
 use crate::lake::{DefenderTable, LAKE_INFO_FILE};
-use crate::time::format_kusto_datetime;
+use crate::time::{DAY, SECOND, format_kusto_datetime};
 use table_day::write_table_day;
 use world::World;
-
-const SECOND: i64 = 1_000_000_000;
-const DAY: i64 = 86_400 * SECOND;
 
 /// Events per device per day, by table.
 #[derive(Debug, Clone, Copy)]
@@ -78,6 +76,8 @@ pub struct GenerateOptions {
     pub microsecond_times: bool,
     pub row_group_rows: usize,
     pub threads: usize,
+    /// Write into a folder that holds files huntlake did not write (none is deleted).
+    pub force: bool,
 }
 
 impl GenerateOptions {
@@ -93,7 +93,46 @@ impl GenerateOptions {
             microsecond_times: false,
             row_group_rows: 1 << 20,
             threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            force: false,
         }
+    }
+
+    /// The end of the data for `--as-of` or `--start` and `days` (neither: today 00:00 UTC).
+    pub fn end_of(as_of: Option<i64>, start: Option<i64>, days: u32) -> Result<i64> {
+        match (as_of, start) {
+            (Some(end), _) => Ok(end),
+            (None, Some(start)) => start
+                .checked_add(days as i64 * DAY)
+                .ok_or_else(|| HuntError::usage("--start plus --days is past the year 2262")),
+            (None, None) => Ok(crate::time::day_start(crate::time::now_nanos())),
+        }
+    }
+
+    /// Every option checked, before anything touches the disk.
+    pub fn validate(&self) -> Result<()> {
+        if self.devices == 0 || self.days == 0 {
+            return Err(HuntError::usage("--devices and --days must be at least 1"));
+        }
+        if !(0.0..=1.0).contains(&self.rare_per_device_day) {
+            return Err(HuntError::usage(format!(
+                "--rare-rate {}: expected a chance between 0 and 1",
+                self.rare_per_device_day
+            )));
+        }
+        if self.threads == 0 || self.row_group_rows == 0 {
+            return Err(HuntError::usage("--threads must be at least 1"));
+        }
+        if self
+            .end
+            .checked_sub(self.days as i64 * DAY)
+            .and_then(|start| start.checked_sub(DAY))
+            .is_none()
+        {
+            return Err(HuntError::usage(
+                "--as-of minus --days is before the year 1677, which nanosecond times cannot hold",
+            ));
+        }
+        Ok(())
     }
 
     fn start(&self) -> i64 {
@@ -134,17 +173,15 @@ pub struct GenerateSummary {
     pub planted: Vec<PlantedInstance>,
 }
 
-/// The manifest written beside the tables.
-pub const MANIFEST_FILE: &str = "manifest.json";
-
 /// Writes the lake. `progress` is called with rows written so far (from several threads).
 pub fn generate(
     options: &GenerateOptions,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<GenerateSummary> {
-    if options.devices == 0 || options.days == 0 {
-        return Err(HuntError::usage("--devices and --days must be at least 1"));
-    }
+    options.validate()?;
+    let folder = OutputFolder::open(&options.out, options.force)?;
+    let planned = table_day_files(options.start(), options.days);
+    folder.begin(&planned)?;
     let world = World::new(options);
     let tasks: Vec<(DefenderTable, u32)> = DefenderTable::ALL
         .iter()
@@ -181,9 +218,10 @@ pub fn generate(
         summary.bytes += bytes;
     }
     summary.planted = world.planted_instances();
-    write_json(
-        &options.out.join(MANIFEST_FILE),
-        &serde_json::json!({
+    folder.finish(
+        &planned,
+        serde_json::json!({
+            "complete": true,
             "seed": options.seed,
             "devices": options.devices,
             "days": options.days,
@@ -201,12 +239,4 @@ pub fn generate(
         }),
     )?;
     Ok(summary)
-}
-
-fn write_json(path: &Path, value: &serde_json::Value) -> Result<()> {
-    let text = serde_json::to_string_pretty(value).expect("JSON values serialize");
-    std::fs::write(path, text + "\n").map_err(|source| HuntError::Io {
-        context: format!("writing {}", path.display()),
-        source,
-    })
 }

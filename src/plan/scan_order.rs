@@ -18,15 +18,12 @@ use std::sync::Arc;
 
 use datafusion::common::Result;
 use datafusion::common::config::ConfigOptions;
-use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode};
-use datafusion::datasource::physical_plan::{
-    FileScanConfig, FileScanConfigBuilder, FileSource, ParquetSource,
-};
-use datafusion::datasource::source::DataSourceExec;
 use datafusion::physical_expr::expressions::{Column, InListExpr, Literal};
-use datafusion::physical_expr::{PhysicalExpr, ScalarFunctionExpr, conjunction, split_conjunction};
+use datafusion::physical_expr::{PhysicalExpr, ScalarFunctionExpr, conjunction};
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::ExecutionPlan;
+
+use super::rewrite::rewrite_parquet_predicates;
 
 /// The functions that test a column's membership in a constant list.
 const MEMBERSHIP_FUNCTIONS: [&str; 2] = ["in_exact", "in_ci"];
@@ -63,36 +60,6 @@ impl PhysicalOptimizerRule for MembershipFiltersFirst {
     fn schema_check(&self) -> bool {
         true
     }
-}
-
-/// Rebuilds every Parquet scan in `plan` for which `rewrite` returns a new source, given the
-/// scan's source and its pushed-down predicate split into conjuncts.
-pub(crate) fn rewrite_parquet_predicates(
-    plan: Arc<dyn ExecutionPlan>,
-    rewrite: impl Fn(&ParquetSource, Vec<Arc<dyn PhysicalExpr>>) -> Option<ParquetSource>,
-) -> Result<Arc<dyn ExecutionPlan>> {
-    plan.transform_up(|node| {
-        let rewritten = (|| {
-            let exec = node.downcast_ref::<DataSourceExec>()?;
-            let config = exec.data_source().downcast_ref::<FileScanConfig>()?;
-            let parquet = config.file_source().downcast_ref::<ParquetSource>()?;
-            let predicate = parquet.filter()?;
-            let conjuncts = split_conjunction(&predicate)
-                .into_iter()
-                .map(Arc::clone)
-                .collect();
-            let source = rewrite(parquet, conjuncts)?;
-            let config = FileScanConfigBuilder::from(config.clone())
-                .with_source(Arc::new(source))
-                .build();
-            Some(DataSourceExec::from_data_source(config))
-        })();
-        Ok(match rewritten {
-            Some(scan) => Transformed::yes(scan as Arc<dyn ExecutionPlan>),
-            None => Transformed::no(node),
-        })
-    })
-    .data()
 }
 
 /// `in_exact(column, constants...)`, `in_ci(column, constants...)` or `column IN (constants)`.

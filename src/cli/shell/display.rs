@@ -7,8 +7,9 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::execution::SendableRecordBatchStream;
 use futures::StreamExt;
 
+use crate::cli::table::render as render_table;
 use crate::error::{HuntError, QueryContext, Result};
-use crate::output::{Format, RowWriter, cells, render_table};
+use crate::output::{Format, RowWriter, cells};
 
 /// How many rows a result had, and how many were shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,6 +1,6 @@
 //! The rule's steps as tables of the shell (`GetServices`, `RareServices`), so that a hunter can
-//! query what the detection saw. Each is computed on first use with the shell's as-of and the
-//! rule's default parameters, then kept (in memory, or spilled to disk past the budget) for
+//! query what the detection saw. Each is computed on first use with the shell's as-of and rule
+//! parameters, then kept (in memory, or spilled to disk past the budget) for
 //! later queries, as the detection materializes it.
 
 use std::fmt;
@@ -18,14 +18,13 @@ use datafusion::prelude::SessionContext;
 use tokio::sync::OnceCell;
 
 use crate::error::QueryContext;
-use crate::progress::ScanProgress;
-use crate::rule::{self, MaterializeOptions, Materialized, RuleParams};
+use crate::plan::ScanProgress;
+use crate::rule::steps::{MATERIALIZED, Step};
+use crate::rule::{MaterializeOptions, Materialized, RuleParams};
 
 /// One step of the rule, materialized on first scan.
 pub struct RuleStep {
-    name: &'static str,
-    file: &'static str,
-    sql: &'static str,
+    step: Step,
     bindings: ParamValues,
     schema: SchemaRef,
     options: MaterializeOptions,
@@ -35,7 +34,7 @@ pub struct RuleStep {
 impl fmt::Debug for RuleStep {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RuleStep")
-            .field("name", &self.name)
+            .field("name", &self.step.name)
             .field("materialized", &self.rows.initialized())
             .finish()
     }
@@ -43,12 +42,12 @@ impl fmt::Debug for RuleStep {
 
 impl RuleStep {
     pub fn name(&self) -> &'static str {
-        self.name
+        self.step.name
     }
 
     /// The SQL file the step runs (`sql/<file>`).
     pub fn file(&self) -> &'static str {
-        self.file
+        self.step.file
     }
 
     /// Rows, once computed.
@@ -71,12 +70,11 @@ impl RuleStep {
                 // A context over the same catalogs and runtime, to plan the step's SQL.
                 let ctx = SessionContext::new_with_state(state.clone());
                 let computed = async {
-                    let df =
-                        rule::plan_sql(&ctx, self.file, self.sql, self.bindings.clone()).await?;
-                    rule::materialize::materialize_table(
+                    let df = self.step.plan(&ctx, self.bindings.clone()).await?;
+                    crate::rule::materialize::materialize_table(
                         &ctx,
                         df,
-                        self.name,
+                        self.step.name,
                         &self.options,
                         &ScanProgress::default(),
                     )
@@ -123,25 +121,13 @@ pub async fn register_steps(
     // The shell's tables keep the types the SQL gives, spilled or not.
     options.dictionary_strings = false;
     let mut steps = Vec::new();
-    for (name, file, sql) in [
-        (
-            rule::GET_SERVICES_TABLE,
-            "get_services.sql",
-            rule::GET_SERVICES_SQL,
-        ),
-        (
-            rule::RARE_SERVICES_TABLE,
-            "rare_services.sql",
-            rule::RARE_SERVICES_SQL,
-        ),
-    ] {
+    for step in MATERIALIZED {
         // Planning only: it gives the step's columns (RareServices reads GetServices,
         // registered just before).
-        let planned = rule::plan_sql(ctx, file, sql, params.bindings()).await?;
+        let planned = step.plan(ctx, params.bindings()).await?;
+        let name = step.name;
         let step = Arc::new(RuleStep {
-            name,
-            file,
-            sql,
+            step,
             bindings: params.bindings(),
             schema: Arc::new(planned.schema().as_arrow().clone()),
             options: options.clone(),

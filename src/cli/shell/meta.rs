@@ -5,20 +5,20 @@ use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use clap::{Parser, ValueEnum};
-use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::TableReference;
 use datafusion::datasource::MemTable;
 
 use super::{Flow, Shell};
-use crate::args::DetectArgs;
-use crate::detect;
+use crate::cli::args::DetectArgs;
+use crate::cli::detect::{report, run_with_bar, write_results};
+use crate::cli::table::plain_table;
 use crate::error::{HuntError, QueryContext, Result};
 use crate::lake::{DefenderTable, RAW_SCHEMA};
 use crate::output::Format;
-use crate::progress::ScanBar;
-use crate::rule::{self, RuleParams};
+use crate::rule::{RuleOptions, steps};
 
 /// The commands, for `\?` and completion.
 pub const COMMANDS: [(&str, &str); 10] = [
@@ -84,8 +84,7 @@ impl Shell {
             }
             "format" => {
                 if !rest.is_empty() {
-                    let format = Format::from_str(rest, true)
-                        .ok()
+                    let format = Format::from_name(rest)
                         .filter(|f| *f != Format::Parquet)
                         .ok_or_else(|| {
                             HuntError::usage(format!(
@@ -94,7 +93,7 @@ impl Shell {
                         })?;
                     self.settings.format = format;
                 }
-                println!("format {:?}", self.settings.format);
+                println!("format {}", self.settings.format.name());
             }
             "maxrows" => {
                 match rest {
@@ -245,32 +244,34 @@ impl Shell {
     }
 
     fn print_rule(&self) {
-        let params = RuleParams::new(self.as_of);
+        let params = &self.params;
         println!(
             "-- The rule as `detect` runs it (keyed plan). Parameters are bound, never spliced:\n\
-             --   $since     = {} (as of {} minus the 14d lookback; \\detect --lookback to change)\n\
+             --   $since     = {} (as of {} minus the {} lookback)\n\
              --   $allowlist = {:?}\n\
              --   $threshold = {}\n\
-             --   $rare_services = the distinct ServiceProcess values of RareServices\n",
+             --   $rare_services = the distinct ServiceProcess values of RareServices\n\
+             -- (the shell's parameters: huntlake sql --lookback, --threshold, --allow, --allowlist)\n",
             crate::time::format_rfc3339(params.since()),
             crate::time::format_rfc3339(params.as_of),
-            params.allowlist,
-            params.threshold,
+            crate::time::format_span(params.options.lookback),
+            params.options.allowlist,
+            params.options.threshold,
         );
-        for (file, sql) in [
-            ("get_services.sql", rule::GET_SERVICES_SQL),
-            ("rare_services.sql", rule::RARE_SERVICES_SQL),
-            ("detect.sql", rule::DETECT_SQL),
-        ] {
-            println!("-- ===== sql/{file} =====\n{}\n", sql.trim_end());
+        for step in steps::KEYED_PLAN {
+            println!(
+                "-- ===== sql/{} =====\n{}\n",
+                step.file,
+                step.sql.trim_end()
+            );
         }
     }
 
     async fn detect(&mut self, flags: &str) -> Result<()> {
         let words = shlex::split(flags)
             .ok_or_else(|| HuntError::usage(format!("\\detect {flags}: unbalanced quotes")))?;
-        let command = match DetectCommand::try_parse_from(words) {
-            Ok(command) => command,
+        let matches = match DetectCommand::command().try_get_matches_from(words) {
+            Ok(matches) => matches,
             Err(e) if !e.use_stderr() => {
                 // --help
                 println!("{e}");
@@ -282,18 +283,22 @@ impl Shell {
                 ));
             }
         };
-        let (mut request, output) = command.args.into_request(&self.lake_path)?;
-        // The shell's now(), unless another lake (with its own reference time) is named.
-        if request.as_of.is_none() && request.lake == self.lake_path {
-            request.as_of = Some(self.as_of);
+        let command = DetectCommand::from_arg_matches(&matches)
+            .map_err(|e| HuntError::usage(e.render().to_string().trim_end().to_string()))?;
+        let given_lake = command.args.lake.lake.is_some();
+        let (mut request, output) = command.args.into_request()?;
+        request.rule = self.rule_options_for(&matches, request.rule);
+        if !given_lake {
+            request.lake = self.lake_source.clone();
+            // The shell's now(), unless another lake (with its own reference time) is named.
+            if request.as_of.is_none() {
+                request.as_of = Some(self.params.as_of);
+            }
         }
         if request.session.target_partitions.is_none() {
             request.session.target_partitions = self.session.target_partitions;
         }
-        let bar = ScanBar::start(&request.progress);
-        let detection = detect::detect(&request, &mut |note| bar.println(note)).await;
-        bar.finish();
-        let detection = detection?;
+        let detection = run_with_bar(&request).await?;
 
         let schema = detection.batches[0].schema();
         let table = MemTable::try_new(schema, vec![detection.batches.clone()])
@@ -304,8 +309,8 @@ impl Shell {
             .context("keeping the detections")?;
 
         if output.output.is_some() || output.format == Some(Format::Parquet) {
-            let format = detect::choose_format(output.format, output.output.as_deref());
-            detect::write(&detection, format, output.output.as_deref())?;
+            let format = Format::choose(output.format, output.output.as_deref());
+            write_results(&detection.batches, format, output.output.as_deref())?;
         } else {
             let saved = self.settings.format;
             if let Some(format) = output.format {
@@ -324,16 +329,55 @@ impl Shell {
             self.settings.format = saved;
             printed?;
         }
-        if output.explain {
-            for (step, plan) in &detection.plans {
-                eprintln!("-- {step}\n{plan}");
-            }
-        }
-        eprintln!(
-            "{} (SELECT * FROM {DETECTIONS_TABLE} to query them)",
-            detection.summary()
+        report(
+            &detection,
+            &output,
+            &format!(" (SELECT * FROM {DETECTIONS_TABLE} to query them)"),
         );
+        if request.rule != self.params.options {
+            eprintln!(
+                "note: this detection's parameters differ from the shell's; the tables {} keep \
+                 the shell's (lookback {}, threshold {}); restart huntlake sql with the same \
+                 flags to query them with these",
+                steps::MATERIALIZED.map(|s| s.name).join(" and "),
+                crate::time::format_span(self.params.options.lookback),
+                self.params.options.threshold,
+            );
+        }
         Ok(())
+    }
+
+    /// The rule's options for a `\detect`: each flag the user gave, else the shell's.
+    fn rule_options_for(&self, matches: &ArgMatches, given: RuleOptions) -> RuleOptions {
+        let typed = |id: &str| matches.value_source(id) == Some(ValueSource::CommandLine);
+        let shell = &self.params.options;
+        RuleOptions {
+            lookback: if typed("lookback") {
+                given.lookback
+            } else {
+                shell.lookback
+            },
+            threshold: if typed("threshold") {
+                given.threshold
+            } else {
+                shell.threshold
+            },
+            allowlist: if typed("allow") || typed("allowlist") {
+                given.allowlist
+            } else {
+                shell.allowlist.clone()
+            },
+            keep_empty_in_sets: if typed("drop_empty_in_sets") {
+                given.keep_empty_in_sets
+            } else {
+                shell.keep_empty_in_sets
+            },
+            null_keys_match: if typed("null_keys_match") {
+                given.null_keys_match
+            } else {
+                shell.null_keys_match
+            },
+        }
     }
 }
 
@@ -346,14 +390,6 @@ fn on_off(arg: &str, current: bool, command: &str) -> Result<bool> {
             "{command} {other}: expected on or off"
         ))),
     }
-}
-
-fn plain_table() -> Table {
-    let mut table = Table::new();
-    table
-        .load_preset(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Disabled);
-    table
 }
 
 /// A Kusto-like name for an Arrow type, for tables that are not Defender tables.

@@ -1,0 +1,70 @@
+//! The `huntlake` command line: argument parsing, progress bars, the table drawn for people, and
+//! the SQL shell. Everything else is the library's; this room is the only one that uses the
+//! command-line crates (clap, indicatif, rustyline, comfy-table).
+
+pub mod args;
+mod detect;
+mod generate;
+mod ingest;
+mod progress;
+pub mod shell;
+mod table;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::error::HuntError;
+
+#[derive(Parser)]
+#[command(
+    name = "huntlake",
+    version,
+    about = "Sentinel's Rare Process as a Service detection, and ad-hoc SQL, over Defender XDR Parquet lakes"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the "Rare Process as a Service" detection over a lake.
+    Detect(args::DetectArgs),
+    /// An interactive SQL shell over the lake (or run SQL from -c, -f or standard input).
+    Sql(shell::SqlArgs),
+    /// Turn Defender exports (streaming-API JSON, Event Hubs captures, Sentinel JSON, portal
+    /// CSV) into a lake of Parquet files by table and day.
+    Ingest(ingest::IngestArgs),
+    /// Write a large synthetic Defender lake (for benchmarks), with planted rare services and a
+    /// ground-truth manifest; or, with --sample, the sample lake built into huntlake.
+    Generate(generate::GenerateArgs),
+}
+
+/// Runs the command line and returns the process's exit code: 0 on success, 1 for an error
+/// while running, 2 for a command line that is wrong.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => match cli.command {
+            Command::Detect(args) => runtime.block_on(detect::run(args)),
+            Command::Sql(args) => runtime.block_on(shell::run(args)),
+            Command::Generate(args) => generate::run(args),
+            Command::Ingest(args) => ingest::run(args),
+        },
+        Err(e) => Err(HuntError::Io {
+            context: "starting the runtime".into(),
+            source: e,
+        }),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("huntlake: error: {e}");
+            ExitCode::from(e.exit_code() as u8)
+        }
+    }
+}

@@ -1,0 +1,13 @@
+//! How huntlake plans and runs a query: the DataFusion session (functions, memory pool, spill
+//! folder, case-insensitive table names), the physical optimizer rules that make Parquet scans
+//! of the Kusto views fast, and the scans' progress read from a running plan.
+
+pub(crate) mod catalog;
+pub(crate) mod progress;
+mod rewrite;
+pub(crate) mod scan_order;
+pub(crate) mod session;
+pub(crate) mod window_pruning;
+
+pub use progress::ScanProgress;
+pub use session::{SessionOptions, new_session};
