@@ -1245,3 +1245,99 @@ fn a_data_file_that_cannot_be_read_is_named() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// A copy of the sample lake in which one file's footer reads fine but a data page of
+/// `InitiatingProcessParentFileName` (a column every table's scan reads) is garbage: only a
+/// scan can find it. Returns the lake and the corrupt file.
+fn sample_lake_with_a_corrupt_page() -> (tempfile::TempDir, std::path::PathBuf) {
+    use datafusion::parquet::file::reader::{FileReader, SerializedFileReader};
+    let dir = tempfile::tempdir().unwrap();
+    common::copy_dir(&common::sample_lake_path(), dir.path());
+    let file = dir
+        .path()
+        .join("DeviceProcessEvents/date=2026-11-18/part-00000.parquet");
+    let reader = SerializedFileReader::new(std::fs::File::open(&file).unwrap()).unwrap();
+    let row_group = reader.metadata().row_group(0);
+    let column = row_group
+        .columns()
+        .iter()
+        .find(|c| c.column_path().string() == "InitiatingProcessParentFileName")
+        .unwrap();
+    let (start, length) = column.byte_range();
+    let mut bytes = std::fs::read(&file).unwrap();
+    for byte in &mut bytes[start as usize..(start + length.min(64)) as usize] {
+        *byte = 0xff;
+    }
+    std::fs::write(&file, bytes).unwrap();
+    (dir, file)
+}
+
+#[test]
+fn a_corrupt_data_page_names_its_table_and_file_and_can_be_set_aside() {
+    let (lake, corrupt) = sample_lake_with_a_corrupt_page();
+    let stderr = fails(
+        &mut detect(lake.path()),
+        1,
+        &[
+            "DeviceProcessEvents",
+            &corrupt.display().to_string(),
+            "cannot be decoded",
+            "row group 0, column InitiatingProcessParentFileName",
+        ],
+    );
+    assert!(
+        stderr.starts_with("huntlake: error: DeviceProcessEvents: file "),
+        "the table and the file come first, not the decoder's words: {stderr}"
+    );
+
+    // Set aside at scan time: listed, said to be excluded, and the answer is the lake's
+    // without that file.
+    let output = detect(lake.path())
+        .args(["--format", "ndjson", "--skip-bad-files"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains(&format!(
+            "huntlake: skipped DeviceProcessEvents file {}: cannot be decoded (row group 0, \
+             column InitiatingProcessParentFileName",
+            corrupt.display()
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("the result excludes the 1 skipped file"),
+        "{stderr}"
+    );
+    std::fs::remove_file(&corrupt).unwrap();
+    let without = stdout_of(detect(lake.path()).args(["--format", "ndjson"]));
+    assert_eq!(String::from_utf8(output.stdout).unwrap(), without);
+    assert!(!without.is_empty());
+}
+
+#[test]
+fn a_query_over_a_corrupt_data_page_names_the_file_in_the_shell() {
+    let (lake, corrupt) = sample_lake_with_a_corrupt_page();
+    let output = Command::cargo_bin("huntlake")
+        .unwrap()
+        .args(["sql", "--lake"])
+        .arg(lake.path())
+        .args([
+            "-c",
+            "SELECT count(DISTINCT InitiatingProcessParentFileName) FROM DeviceProcessEvents",
+        ])
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains(&format!(
+            "huntlake: error: DeviceProcessEvents: file {}: cannot be decoded",
+            corrupt.display()
+        )),
+        "{stderr}"
+    );
+}

@@ -91,7 +91,7 @@ fn text(value: &Option<&str>) -> Option<String> {
 }
 
 impl Domains {
-    fn new(rng: &mut SplitMix64) -> Domains {
+    fn new(rng: &mut Rng) -> Domains {
         let mut devices: Vec<Option<&str>> = Vec::new();
         // Usually a pair of devices differing only in case.
         if rng.chance(60) {
@@ -120,7 +120,7 @@ impl Domains {
 }
 
 /// An event time: mostly inside the window, sometimes on its edges or after as-of.
-fn event_time(rng: &mut SplitMix64) -> Option<i64> {
+fn event_time(rng: &mut Rng) -> Option<i64> {
     match rng.below(20) {
         0 => Some(since()),
         1 => Some(since() + 50),
@@ -132,7 +132,7 @@ fn event_time(rng: &mut SplitMix64) -> Option<i64> {
     }
 }
 
-fn creation_time(rng: &mut SplitMix64) -> Option<i64> {
+fn creation_time(rng: &mut Rng) -> Option<i64> {
     let t0 = created();
     *rng.pick(&[
         Some(t0),
@@ -145,7 +145,7 @@ fn creation_time(rng: &mut SplitMix64) -> Option<i64> {
 }
 
 /// A service instance's columns, drawn from the domains.
-fn random_instance(rng: &mut SplitMix64, d: &Domains) -> Row {
+fn random_instance(rng: &mut Rng, d: &Domains) -> Row {
     let service = *rng.pick(&d.services);
     let cmdline = match rng.below(4) {
         0 => None,
@@ -172,7 +172,7 @@ fn random_instance(rng: &mut SplitMix64, d: &Domains) -> Row {
 
 /// A right-hand row: usually the instance of an existing launch (so that joins happen),
 /// sometimes with one key changed, else a fresh random instance.
-fn right_instance(rng: &mut SplitMix64, d: &Domains, launches: &[Row]) -> Row {
+fn right_instance(rng: &mut Rng, d: &Domains, launches: &[Row]) -> Row {
     if launches.is_empty() || rng.chance(15) {
         return random_instance(rng, d);
     }
@@ -196,7 +196,7 @@ fn right_instance(rng: &mut SplitMix64, d: &Domains, launches: &[Row]) -> Row {
     row
 }
 
-fn random_spec(rng: &mut SplitMix64, first: bool, table: Table) -> FileSpec {
+fn random_spec(rng: &mut Rng, first: bool, table: Table) -> FileSpec {
     let mut spec = FileSpec::default()
         .unit(*rng.pick(&[
             TimeUnit::Millisecond,
@@ -245,7 +245,7 @@ fn random_spec(rng: &mut SplitMix64, first: bool, table: Table) -> FileSpec {
 }
 
 /// Writes `rows` as 1 to 3 files of random layouts (a file may get no rows).
-fn write_table(lake: &Lake, rng: &mut SplitMix64, table: Table, rows: &[Row]) {
+fn write_table(lake: &Lake, rng: &mut Rng, table: Table, rows: &[Row]) {
     let files = rng.between(1, 3);
     let mut chunks: Vec<Vec<Row>> = vec![Vec::new(); files];
     for row in rows {
@@ -262,7 +262,7 @@ fn write_table(lake: &Lake, rng: &mut SplitMix64, table: Table, rows: &[Row]) {
 
 /// A random lake for `seed`; the lake also remembers its rows as they will be read back.
 fn generate(seed: u64) -> Lake {
-    let mut rng = SplitMix64::new(seed);
+    let mut rng = Rng::new(seed);
     let d = Domains::new(&mut rng);
 
     let launches: Vec<Row> = (0..rng.between(3, 18))

@@ -1535,7 +1535,7 @@ fn make_set_on_integers_and_string_layouts() {
 /// capped sets hold min(cap, distinct) of the group's values.
 #[test]
 fn make_set_is_the_same_over_partitions() {
-    let mut rng = SplitMix64::new(7);
+    let mut rng = Rng::new(7);
     let rows = 4000;
     let groups: Vec<i64> = (0..rows).map(|_| rng.below(300) as i64).collect();
     let values: Vec<Option<String>> = (0..rows)

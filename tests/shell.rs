@@ -2,7 +2,11 @@
 //! commands, the rule's steps as tables, errors and exit codes; and the interactive shell driven
 //! through a pseudo-terminal (history, multi-line input, completion, Ctrl-C, Ctrl-D).
 
+mod common;
+
 use std::path::{Path, PathBuf};
+
+use common::copy_dir;
 
 use assert_cmd::Command;
 use huntlake::{DefenderTable, Lake, LakeOptions};
@@ -354,19 +358,6 @@ fn kql_functions_are_there_with_the_shell_as_of() {
          tostring(ago('1d')) AS a",
     ]));
     assert_eq!(out, "s,k,a\nab,bc,2026-11-19T00:00:00.0000000Z\n");
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.path().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 #[test]

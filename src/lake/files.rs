@@ -247,6 +247,47 @@ pub async fn first_non_utf8_column(
     None
 }
 
+/// Where `file` cannot be decoded, if anywhere: "row group R, column C: why". The footer read
+/// fine (the file was opened), but a data page may still be corrupt, which only a scan finds;
+/// after a failed scan, this reads each file again to name the one at fault. Reads the whole
+/// file at once and stops there when it decodes; only a file that fails is read again column
+/// by column, to say where.
+#[allow(deprecated)]
+pub async fn first_decode_error(store: &Arc<dyn ObjectStore>, file: &DataFile) -> Option<String> {
+    use parquet::arrow::{ParquetRecordBatchStreamBuilder, ProjectionMask};
+    let decode = |row_groups: Option<Vec<usize>>, column: Option<usize>| async move {
+        let reader = ParquetObjectReader::new(Arc::clone(store), file.meta.location.clone())
+            .with_file_size(file.meta.size);
+        let mut builder = ParquetRecordBatchStreamBuilder::new(reader)
+            .await
+            .map_err(|e| e.to_string())?;
+        if let Some(row_groups) = row_groups {
+            builder = builder.with_row_groups(row_groups);
+        }
+        if let Some(column) = column {
+            let mask = ProjectionMask::roots(builder.parquet_schema(), [column]);
+            builder = builder.with_projection(mask);
+        }
+        let mut stream = builder.build().map_err(|e| e.to_string())?;
+        while let Some(batch) = stream.next().await {
+            batch.map_err(|e| e.to_string())?;
+        }
+        Ok::<(), String>(())
+    };
+    let whole = decode(None, None).await.err()?;
+    for row_group in 0..file.metadata.num_row_groups() {
+        for (column, field) in file.schema.fields().iter().enumerate() {
+            if let Err(why) = decode(Some(vec![row_group]), Some(column)).await {
+                return Some(format!(
+                    "row group {row_group}, column {}: {why}",
+                    field.name()
+                ));
+            }
+        }
+    }
+    Some(whole)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

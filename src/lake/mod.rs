@@ -191,6 +191,44 @@ impl Lake {
         None
     }
 
+    /// After a scan failed on a file that could not be decoded (a corrupt data page behind a
+    /// readable footer): every such file, as (table index, file index, where and why).
+    pub async fn find_undecodable_files(&self) -> Vec<(usize, usize, String)> {
+        let mut found = Vec::new();
+        for (t, table) in self.tables.iter().enumerate() {
+            for (f, file) in table.files.iter().enumerate() {
+                if let Some(why) = files::first_decode_error(&self.location.store, file).await {
+                    found.push((t, f, why));
+                }
+            }
+        }
+        found
+    }
+
+    /// Sets aside the files `find_undecodable_files` found: they leave their tables and are
+    /// listed as skipped.
+    pub fn set_aside(&mut self, files: Vec<(usize, usize, String)>) {
+        for (t, f, why) in files.into_iter().rev() {
+            let table = &mut self.tables[t];
+            let file = table.files.remove(f);
+            table.skipped.push(SkippedFile {
+                table: table.table,
+                file: self.location.describe(&file.meta.location),
+                reason: format!("cannot be decoded ({why})"),
+            });
+        }
+    }
+
+    /// The error for a file that cannot be decoded, naming the table and the file.
+    pub fn undecodable_error(&self, (t, f, why): &(usize, usize, String)) -> HuntError {
+        let table = &self.tables[*t];
+        HuntError::File {
+            table: table.table.name().into(),
+            file: self.location.describe(&table.files[*f].meta.location),
+            message: format!("cannot be decoded: {why} (--skip-bad-files runs without such files)"),
+        }
+    }
+
     /// Registers `raw.<Table>` and the Kusto view `<Table>` for each table in `ctx`, whose
     /// functions must already be registered.
     pub async fn register(&self, ctx: &SessionContext) -> Result<()> {

@@ -121,11 +121,9 @@ impl Detection {
             None => String::new(),
         };
         let rows = self.rows();
-        let skipped: String = self
-            .lake
-            .tables
+        let skipped_files: Vec<_> = self.lake.tables.iter().flat_map(|t| &t.skipped).collect();
+        let skipped: String = skipped_files
             .iter()
-            .flat_map(|t| &t.skipped)
             .map(|s| {
                 format!(
                     "huntlake: skipped {} file {}: {}\n",
@@ -133,9 +131,14 @@ impl Detection {
                 )
             })
             .collect();
+        let excluded = match skipped_files.len() {
+            0 => String::new(),
+            1 => "; the result excludes the 1 skipped file".to_string(),
+            n => format!("; the result excludes the {n} skipped files"),
+        };
         format!(
-            "{skipped}huntlake: scanned {scanned}{pruned}; read {} of Parquet{services}; {rows} \
-             detection{} in {:.2} s (as of {}, lookback {})",
+            "{skipped}huntlake: scanned {scanned}{pruned}; read {} of Parquet{services}{excluded}; \
+             {rows} detection{} in {:.2} s (as of {}, lookback {})",
             human_bytes(self.bytes_read),
             if rows == 1 { "" } else { "s" },
             self.elapsed.as_secs_f64(),
@@ -149,31 +152,11 @@ impl Detection {
 pub async fn detect(request: &DetectRequest, notes: &mut dyn FnMut(&str)) -> Result<Detection> {
     let started = Instant::now();
     let now = now_nanos();
-    let ctx = new_session(&request.session)?;
-    let lake = Lake::open(
-        &request.lake,
-        &LakeOptions {
-            time_column: request.time_column.clone(),
-            skip_bad_files: request.skip_bad_files,
-            window: request.partition_slack.map(|slack| crate::lake::Window {
-                as_of: request.as_of,
-                now,
-                lookback: request.rule.lookback,
-                slack,
-            }),
-            allow_missing_tables: request.allow_missing_tables,
-        },
-    )
-    .await?;
+    let mut lake = Lake::open(&request.lake, &lake_options(request, now)).await?;
     for note in &lake.notes {
         notes(note);
     }
-    lake.register(&ctx).await?;
     let opened = started.elapsed();
-    request
-        .progress
-        .set_total_files(lake.tables.iter().map(|t| t.files.len() as u64).sum());
-
     let as_of = match (request.as_of, lake.reference_time) {
         (Some(t), _) => t,
         (None, Some(t)) => {
@@ -187,17 +170,23 @@ pub async fn detect(request: &DetectRequest, notes: &mut dyn FnMut(&str)) -> Res
         (None, None) => now,
     };
     let params = RuleParams::new(as_of, request.rule.clone());
-    let run = match rule::run(
-        &ctx,
-        &params,
-        request.plan,
-        &request.materialize,
-        &request.progress,
-    )
-    .await
-    {
-        Ok(run) => run,
-        Err(e) => return Err(name_the_file(&lake, e).await),
+    let run = loop {
+        let error = match run_rule(request, &lake, &params).await {
+            Ok(run) => break run,
+            Err(e) => e,
+        };
+        // A corrupt data page behind a readable footer is only found by the scan, which does
+        // not say which file it was reading: find every such file, then fail naming the first,
+        // or set them all aside and run again without them.
+        if !is_decode_error(&error) {
+            return Err(name_the_file(&lake, error).await);
+        }
+        let undecodable = lake.find_undecodable_files().await;
+        match undecodable.first() {
+            None => return Err(error),
+            Some(first) if !request.skip_bad_files => return Err(lake.undecodable_error(first)),
+            Some(_) => lake.set_aside(undecodable),
+        }
     };
     Ok(Detection {
         batches: run.batches,
@@ -216,14 +205,60 @@ pub async fn detect(request: &DetectRequest, notes: &mut dyn FnMut(&str)) -> Res
     })
 }
 
-/// An error about bytes that are not UTF-8 comes from a query, which cannot say which file held
-/// them: find it.
+fn lake_options(request: &DetectRequest, now: i64) -> LakeOptions {
+    LakeOptions {
+        time_column: request.time_column.clone(),
+        skip_bad_files: request.skip_bad_files,
+        window: request.partition_slack.map(|slack| crate::lake::Window {
+            as_of: request.as_of,
+            now,
+            lookback: request.rule.lookback,
+            slack,
+        }),
+        allow_missing_tables: request.allow_missing_tables,
+    }
+}
+
+/// One run of the rule over `lake`, in a session of its own.
+async fn run_rule(
+    request: &DetectRequest,
+    lake: &Lake,
+    params: &RuleParams,
+) -> Result<rule::RuleRun> {
+    let ctx = new_session(&request.session)?;
+    lake.register(&ctx).await?;
+    request
+        .progress
+        .set_total_files(lake.tables.iter().map(|t| t.files.len() as u64).sum());
+    rule::run(
+        &ctx,
+        params,
+        request.plan,
+        &request.materialize,
+        &request.progress,
+    )
+    .await
+}
+
+/// Whether a query failed decoding a Parquet file (as opposed to planning, memory, or I/O).
+fn is_decode_error(error: &HuntError) -> bool {
+    matches!(error, HuntError::Query { .. }) && error.to_string().contains("Parquet error")
+}
+
+/// A query's error does not say which file it was reading. For bytes that are not UTF-8 and
+/// for a file that cannot be decoded, find the file, and name it with its table (and where in
+/// it); any other error is returned as it is.
 pub async fn name_the_file(lake: &Lake, error: HuntError) -> HuntError {
-    if !error
+    if error
         .to_string()
         .contains(crate::functions::utf8_check::NOT_UTF8)
     {
-        return error;
+        return lake.explain_non_utf8().await.unwrap_or(error);
     }
-    lake.explain_non_utf8().await.unwrap_or(error)
+    if is_decode_error(&error)
+        && let Some(first) = lake.find_undecodable_files().await.first()
+    {
+        return lake.undecodable_error(first);
+    }
+    error
 }

@@ -6,7 +6,7 @@
 //! - [`run_both`] and friends: run the detection with the keyed plan and the literal plan (the
 //!   KQL's own join structure), assert both give the same NDJSON, and return it;
 //! - [`model`]: an independent, row-by-row Rust model of the KQL (the oracle for generated lakes);
-//! - [`SplitMix64`]: a tiny seeded PRNG for generated data.
+//! - [`Rng`]: huntlake's seeded PRNG, for generated data.
 //!
 //! Every test file includes this module and uses part of it.
 #![allow(dead_code)]
@@ -878,26 +878,22 @@ pub fn strings(values: &[&str]) -> Value {
 // Random data
 // ---------------------------------------------------------------------------------------------
 
-/// splitmix64: a tiny, good-enough seeded PRNG.
+/// huntlake's splitmix64, with the draws the generated test lakes use (by remainder).
 #[derive(Debug, Clone)]
-pub struct SplitMix64(u64);
+pub struct Rng(huntlake::synth::SplitMix64);
 
-impl SplitMix64 {
+impl Rng {
     pub fn new(seed: u64) -> Self {
-        SplitMix64(seed)
+        Rng(huntlake::synth::SplitMix64::new(seed))
     }
 
     pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
 
     /// A number in `0..n`.
     pub fn below(&mut self, n: usize) -> usize {
-        (self.next_u64() % n as u64) as usize
+        self.0.modulo(n as u64) as usize
     }
 
     /// A number in `lo..=hi`.
@@ -907,10 +903,24 @@ impl SplitMix64 {
 
     /// True with probability `percent`/100.
     pub fn chance(&mut self, percent: u64) -> bool {
-        self.next_u64() % 100 < percent
+        self.0.modulo(100) < percent
     }
 
     pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
+        self.0.pick(items)
+    }
+}
+
+/// Copies the folder `from` (recursively) to `to`.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
     }
 }
