@@ -984,6 +984,139 @@ fn generate_is_deterministic_and_its_planted_services_are_detected() {
     }
 }
 
+/// `huntlake generate` into `out` with small rates; `extra` flags after the defaults.
+fn generate_small(out: &Path, days: &str, extra: &[&str]) -> Command {
+    let mut command = Command::cargo_bin("huntlake").unwrap();
+    command
+        .args(["generate", "--devices", "2", "--days", days, "--seed", "3"])
+        .args(["--as-of", "2026-11-19T00:00:00Z"])
+        .args(["--process-per-day", "50", "--network-per-day", "20"])
+        .args(["--file-per-day", "20", "--image-per-day", "20"])
+        .args(extra)
+        .arg("--out")
+        .arg(out);
+    command
+}
+
+/// Every file below `dir` with its bytes.
+fn snapshot(dir: &Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut files: Vec<_> = walk(dir)
+        .into_iter()
+        .map(|p| (p.clone(), std::fs::read(&p).unwrap()))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn generate_never_deletes_what_it_did_not_write() {
+    // A folder holding someone's files is refused, and left as it was.
+    let dir = tempfile::tempdir().unwrap();
+    let theirs = dir
+        .path()
+        .join("DeviceProcessEvents/date=2026-11-18/part-00000.parquet");
+    std::fs::create_dir_all(theirs.parent().unwrap()).unwrap();
+    std::fs::write(&theirs, b"someone else's export").unwrap();
+    std::fs::write(dir.path().join("notes.txt"), b"keep me").unwrap();
+    let before = snapshot(dir.path());
+    fails(
+        &mut generate_small(dir.path(), "2", &[]),
+        2,
+        &[
+            "not empty",
+            "holds no lake huntlake generate wrote",
+            "--force",
+        ],
+    );
+    assert!(
+        snapshot(dir.path()) == before,
+        "a refused run changed the folder"
+    );
+    // With --force it still overwrites nothing that is not its own.
+    fails(
+        &mut generate_small(dir.path(), "2", &["--force"]),
+        2,
+        &[
+            "DeviceProcessEvents/date=2026-11-18/part-00000.parquet",
+            "is already there",
+        ],
+    );
+    assert!(
+        snapshot(dir.path()) == before,
+        "a refused run changed the folder"
+    );
+
+    // A lake generate wrote: a bad argument is refused before anything is touched.
+    let lake = tempfile::tempdir().unwrap();
+    generate_small(lake.path(), "3", &[]).assert().success();
+    let mine = lake.path().join("DeviceFileEvents/notes.txt");
+    std::fs::write(&mine, b"an analyst's notes").unwrap();
+    let written = snapshot(lake.path());
+    for bad in [
+        &["--devices", "0"][..],
+        &["--rare-rate", "2"],
+        &["--threads", "0"],
+    ] {
+        let mut command = generate_small(lake.path(), "3", &[]);
+        command.args(bad);
+        fails(&mut command, 2, &[bad[0]]);
+        assert!(snapshot(lake.path()) == written, "{bad:?} touched the lake");
+    }
+    // A rerun with fewer days replaces generate's own files (the third day's are gone) and
+    // keeps the analyst's.
+    generate_small(lake.path(), "1", &[]).assert().success();
+    let parquet: Vec<_> = walk(lake.path())
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .collect();
+    assert_eq!(parquet.len(), 4, "one day of four tables: {parquet:?}");
+    assert!(
+        parquet
+            .iter()
+            .all(|p| p.to_string_lossy().contains("date=2026-11-18"))
+    );
+    assert_eq!(std::fs::read(&mine).unwrap(), b"an analyst's notes");
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(lake.path().join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["complete"], true);
+    assert_eq!(manifest["files"].as_array().unwrap().len(), 4 + 2);
+
+    // --force into a folder with other files: written beside them, nothing deleted.
+    let mixed = tempfile::tempdir().unwrap();
+    std::fs::write(mixed.path().join("notes.txt"), b"keep me").unwrap();
+    generate_small(mixed.path(), "1", &["--force"])
+        .assert()
+        .success();
+    assert_eq!(
+        std::fs::read(mixed.path().join("notes.txt")).unwrap(),
+        b"keep me"
+    );
+    assert!(mixed.path().join("manifest.json").is_file());
+}
+
+/// Files huntlake writes get the mode any new file gets (0644 under umask 022), not a
+/// temporary file's owner-only 0600: other accounts can read the lake and the results.
+#[cfg(unix)]
+#[test]
+fn written_files_have_the_usual_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("detections.ndjson");
+    detect(small_lake().path())
+        .arg("-o")
+        .arg(&out)
+        .assert()
+        .success();
+    let expected = 0o666 & !common::umask();
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&out), expected);
+    let lake = dir.path().join("generated");
+    generate_small(&lake, "1", &[]).assert().success();
+    for file in walk(&lake) {
+        assert_eq!(mode(&file), expected, "{}", file.display());
+    }
+}
+
 fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap() {

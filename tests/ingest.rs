@@ -3,6 +3,8 @@
 //! with `_CL` names, portal CSV. Every record read is written or rejected (with its file, line
 //! and reason), a rerun adds nothing, and the lake it writes is one huntlake reads.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
@@ -407,4 +409,261 @@ fn sentinel_json_lines_and_portal_csv() {
         .assert()
         .code(1)
         .stderr(predicate::str::contains("/no/such/export"));
+}
+
+/// Rows of DeviceProcessEvents in `lake`, by SQL.
+fn process_rows(lake: &Path) -> u64 {
+    let rows = query(lake, "SELECT count(*) AS n FROM raw.DeviceProcessEvents");
+    rows[0]["n"].as_u64().unwrap()
+}
+
+/// A streaming-API JSON line of a process event at `time`.
+fn process_line(file: &str, time: &str) -> String {
+    streamed("DeviceProcessEvents", time, json!({"FileName": file})).to_string()
+}
+
+#[test]
+fn a_moved_or_remounted_export_folder_is_the_same_source() {
+    let exports = tempfile::tempdir().unwrap();
+    let first = exports.path().join("mount-a/2026-11");
+    std::fs::create_dir_all(&first).unwrap();
+    std::fs::write(
+        first.join("PT1H.json"),
+        [
+            process_line("a.exe", "2026-11-19T10:00:00Z"),
+            process_line("b.exe", "2026-11-19T11:00:00Z"),
+        ]
+        .join("\n"),
+    )
+    .unwrap();
+    let lake = tempfile::tempdir().unwrap();
+    ingest(&first, lake.path(), &[]);
+    assert_eq!(process_rows(lake.path()), 2);
+
+    // The folder moves (another mount point): the same relative path, the same content.
+    let second = exports.path().join("mount-b/2026-11");
+    std::fs::create_dir_all(second.parent().unwrap()).unwrap();
+    std::fs::rename(&first, &second).unwrap();
+    ingest(&second, lake.path(), &[]);
+    assert_eq!(
+        process_rows(lake.path()),
+        2,
+        "a moved folder duplicated rows"
+    );
+
+    // Its parent is ingested: another relative path, but the same content.
+    ingest(second.parent().unwrap(), lake.path(), &[]);
+    assert_eq!(
+        process_rows(lake.path()),
+        2,
+        "the same content duplicated rows"
+    );
+
+    // The file grows: the same relative path, new content, which replaces the old.
+    let file = second.join("PT1H.json");
+    let mut text = std::fs::read_to_string(&file).unwrap();
+    text.push('\n');
+    text.push_str(&process_line("c.exe", "2026-11-19T12:00:00Z"));
+    std::fs::write(&file, text).unwrap();
+    ingest(&second, lake.path(), &[]);
+    assert_eq!(process_rows(lake.path()), 3);
+    let parquet = walk(lake.path())
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .count();
+    assert_eq!(parquet, 1, "the earlier outputs were replaced");
+}
+
+#[test]
+fn a_failing_rerun_keeps_the_rows_the_source_gave_before() {
+    let exports = tempfile::tempdir().unwrap();
+    let csv = exports.path().join("DeviceProcessEvents.csv");
+    std::fs::write(
+        &csv,
+        "Timestamp,DeviceName,FileName\n2026-11-19T10:00:00Z,ws1,cmd.exe\n\
+         2026-11-19T10:01:00Z,ws1,net.exe\n",
+    )
+    .unwrap();
+    let lake = tempfile::tempdir().unwrap();
+    ingest(exports.path(), lake.path(), &[]);
+    assert_eq!(process_rows(lake.path()), 2);
+    let before: Vec<_> = walk(lake.path());
+
+    // The same file, now unreadable as CSV (its header is not UTF-8): the rerun fails.
+    std::fs::write(
+        &csv,
+        b"Timestamp,Device\xffName\n2026-11-19T10:00:00Z,ws1\n",
+    )
+    .unwrap();
+    huntlake()
+        .args(["ingest", "--format", "csv", "--from"])
+        .arg(exports.path())
+        .arg("--to")
+        .arg(lake.path())
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("DeviceProcessEvents.csv"));
+    assert_eq!(process_rows(lake.path()), 2, "a failing rerun lost rows");
+    assert_eq!(
+        walk(lake.path()),
+        before,
+        "a failing rerun left files behind"
+    );
+}
+
+#[test]
+fn the_portals_invalid_date_is_a_null_datetime_not_a_lost_row() {
+    let exports = tempfile::tempdir().unwrap();
+    std::fs::write(
+        exports.path().join("DeviceProcessEvents.csv"),
+        "Timestamp,DeviceName,FileName,ProcessCreationTime,InitiatingProcessParentCreationTime\n\
+         \"Oct 9, 2024 2:41:10 PM\",ws1,cmd.exe,Invalid date,\n\
+         \"Oct 9, 2024 2:41:11 PM\",ws1,net.exe,\"Oct 9, 2024 2:41:11 PM\",Invalid date\n\
+         \"Oct 9, 2024 2:41:12 PM\",ws1,bad.exe,yesterday,\n",
+    )
+    .unwrap();
+    let lake = tempfile::tempdir().unwrap();
+    let stderr = ingest(exports.path(), lake.path(), &[]);
+    assert_eq!(counts(&stderr, "DeviceProcessEvents"), (3, 2, 1));
+    assert!(
+        stderr.contains("note: 3 datetime cells were empty or 'Invalid date'"),
+        "{stderr}"
+    );
+    let rows = query(
+        lake.path(),
+        "SELECT FileName, ProcessCreationTime IS NULL AS missing FROM raw.DeviceProcessEvents \
+         ORDER BY FileName",
+    );
+    assert_eq!(
+        rows,
+        vec![
+            json!({"FileName": "cmd.exe", "missing": true}),
+            json!({"FileName": "net.exe", "missing": false}),
+        ]
+    );
+    let rejected = rejects(lake.path());
+    assert_eq!(rejected.len(), 1);
+    assert!(
+        rejected[0]["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("column ProcessCreationTime: expected a datetime, got \"yesterday\"")
+    );
+}
+
+#[test]
+fn exports_are_found_by_content_and_other_files_are_listed() {
+    let exports = tempfile::tempdir().unwrap();
+    // Streaming-API records in files named *.log (as some pipelines name them).
+    std::fs::write(
+        exports.path().join("events-0001.log"),
+        process_line("a.exe", "2026-11-19T10:00:00Z"),
+    )
+    .unwrap();
+    std::fs::write(
+        exports.path().join("README.txt"),
+        "How these exports were made.\n",
+    )
+    .unwrap();
+    std::fs::write(exports.path().join("old.json.gz"), b"\x1f\x8b\x08\x00rest").unwrap();
+    let lake = tempfile::tempdir().unwrap();
+    let stderr = ingest(exports.path(), lake.path(), &[]);
+    assert_eq!(process_rows(lake.path()), 1);
+    assert!(stderr.contains("huntlake: 1 source files"), "{stderr}");
+    assert!(
+        stderr.contains("note: skipped") && stderr.contains("old.json.gz: gzip-compressed"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("README.txt: not an export"), "{stderr}");
+    // What ingest writes has the mode any new file gets, not a temporary file's 0600.
+    #[cfg(unix)]
+    for file in walk(lake.path()) {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o666 & !common::umask(), "{}", file.display());
+    }
+
+    // A folder without any export fails, naming it and what it skipped.
+    let nothing = tempfile::tempdir().unwrap();
+    std::fs::write(nothing.path().join("README.txt"), "nothing here\n").unwrap();
+    huntlake()
+        .arg("ingest")
+        .arg("--from")
+        .arg(nothing.path())
+        .arg("--to")
+        .arg(lake.path())
+        .assert()
+        .code(2)
+        .stderr(
+            predicate::str::contains(format!(
+                "{}: no export file to read",
+                nothing.path().display()
+            ))
+            .and(predicate::str::contains("README.txt: not an export")),
+        );
+}
+
+#[test]
+fn json_values_and_rejected_records_are_kept_as_they_came() {
+    let exports = tempfile::tempdir().unwrap();
+    // Written by hand, not by a JSON library: key order, spacing and number forms as an
+    // exporter wrote them.
+    let nested = r#"{"z": 1.10, "a": [123456789012345678901234567890, "x"]}"#;
+    let good = format!(
+        r#"{{"time": "2026-11-19T10:00:00Z", "tenantId": "t1", "category": "AdvancedHunting-DeviceProcessEvents", "properties": {{"Timestamp": "2026-11-19T10:00:00Z", "DeviceName": "ws1", "FileName": "a.exe", "AdditionalFields": {nested}, "Unknown": 1.10}}}}"#
+    );
+    let bad = r#"{"time": "2026-11-19T10:00:01Z", "tenantId": "t1", "category": "AdvancedHunting-DeviceProcessEvents", "properties": {"Timestamp": "2026-11-19T10:00:01Z", "DeviceName": "ws1", "ProcessId": "not a number"}}"#;
+    std::fs::write(exports.path().join("PT1H.json"), format!("{good}\n{bad}\n")).unwrap();
+    let lake = tempfile::tempdir().unwrap();
+    ingest(exports.path(), lake.path(), &[]);
+    let rows = query(
+        lake.path(),
+        "SELECT AdditionalFields FROM raw.DeviceProcessEvents",
+    );
+    assert_eq!(rows, vec![json!({"AdditionalFields": nested})]);
+    // A field the schema does not know is kept in the file as its text.
+    let file = walk(lake.path())
+        .into_iter()
+        .find(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .unwrap();
+    let batch = datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+        std::fs::File::open(&file).unwrap(),
+    )
+    .unwrap()
+    .build()
+    .unwrap()
+    .next()
+    .unwrap()
+    .unwrap();
+    let unknown = batch.column_by_name("Unknown").expect("Unknown kept");
+    assert_eq!(
+        datafusion::arrow::array::AsArray::as_string::<i32>(unknown).value(0),
+        "1.10"
+    );
+    let rejected = rejects(lake.path());
+    assert_eq!(rejected.len(), 1);
+    assert_eq!(rejected[0]["text"], bad, "the whole record, byte for byte");
+    // Fed back in after a fix, it is read like any record.
+    let fixed = rejected[0]["text"]
+        .as_str()
+        .unwrap()
+        .replace("\"not a number\"", "4242");
+    let again = tempfile::tempdir().unwrap();
+    std::fs::write(again.path().join("fixed.json"), fixed).unwrap();
+    ingest(again.path(), lake.path(), &[]);
+    assert_eq!(process_rows(lake.path()), 2);
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out.sort();
+    out
 }

@@ -18,7 +18,7 @@
 pub mod records;
 pub mod typing;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -264,9 +264,20 @@ struct Run {
 
 impl Run {
     fn start(lake: &Path) -> Result<Run> {
-        // Earlier runs that were stopped left their staging folders: they are huntlake's own.
+        // Runs that were stopped left their staging folders, which are huntlake's own; one a
+        // day old is no run's that is still going.
         let parent = lake.join(STAGING);
-        let _ = std::fs::remove_dir_all(&parent);
+        for entry in std::fs::read_dir(&parent).into_iter().flatten().flatten() {
+            let stale = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age.as_secs() > 86_400);
+            if stale {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
         let id = format!("{:x}", now_nanos());
         let staging = parent.join(&id);
         std::fs::create_dir_all(&staging).map_err(|source| HuntError::Io {
@@ -314,19 +325,23 @@ impl Staged {
 
     /// Moves the outputs into the lake, then deletes what earlier ingests of the same source
     /// wrote (the same relative path, or the same content).
-    fn commit(self, lake: &Path, run: &Run, report: &mut IngestReport) -> Result<()> {
+    fn commit(mut self, lake: &Path, run: &Run, report: &mut IngestReport) -> Result<()> {
+        let earlier = self.earlier_outputs(lake)?;
+        // The source keeps the path id it was first ingested under, so that a file ingested
+        // once from a parent folder is still recognised when it changes later.
+        if let Some(first) = earlier.iter().find_map(|(_, path_id)| path_id.clone()) {
+            self.path_id = first;
+        }
         let prefix = format!("ingest-{}-{}-{}-", self.path_id, self.content_id, run.id);
         let io = |path: &Path| {
             let context = format!("writing {}", path.display());
             move |source| HuntError::Io { context, source }
         };
-        let mut kept = HashSet::new();
         for (staged, folder, tail) in &self.files {
             let dir = lake.join(folder);
             std::fs::create_dir_all(&dir).map_err(io(&dir))?;
             let path = dir.join(format!("{prefix}{tail}"));
             std::fs::rename(staged, &path).map_err(io(&path))?;
-            kept.insert(path);
             report.files_written += 1;
         }
         if let Some(staged) = &self.rejects {
@@ -335,61 +350,63 @@ impl Staged {
                 .join(format!("{}.ndjson", prefix.trim_end_matches('-')));
             std::fs::create_dir_all(path.parent().expect("a folder")).map_err(io(&path))?;
             std::fs::rename(staged, &path).map_err(io(&path))?;
-            kept.insert(path.clone());
             report.rejects.push(path);
         }
         for (table, written) in &self.counts {
             report.tables.entry(table.clone()).or_default().written += written;
         }
-        remove_earlier_outputs(lake, &self, &kept)
+        // Only now, with the new outputs in place, do the earlier ones go.
+        for (path, _) in earlier {
+            std::fs::remove_file(&path).map_err(|source| HuntError::Io {
+                context: format!("replacing {}", path.display()),
+                source,
+            })?;
+        }
+        Ok(())
     }
-}
 
-/// Deletes the files an earlier ingest of the same source wrote: huntlake's own names only
-/// (`ingest-<path id>-...`, `ingest-*-<content id>-...`), never the ones just written.
-fn remove_earlier_outputs(lake: &Path, source: &Staged, kept: &HashSet<PathBuf>) -> Result<()> {
-    let is_earlier = |name: &str| {
-        let Some(rest) = name.strip_prefix("ingest-") else {
-            return false;
-        };
-        let mut parts = rest.split('-');
-        let (first, second) = (parts.next(), parts.next());
-        let legacy = rest
-            .strip_prefix(source.legacy_id.as_str())
-            .is_some_and(|tail| {
-                tail == ".ndjson" || tail.starts_with("-s-") || tail.starts_with("-ah-")
-            });
-        first == Some(source.path_id.as_str())
-            || second == Some(source.content_id.as_str())
-            || legacy
-    };
-    let mut folders: Vec<PathBuf> = DefenderTable::ALL
-        .iter()
-        .map(|t| lake.join(t.name()))
-        .chain(std::iter::once(lake.join("_rejects")))
-        .filter(|dir| dir.is_dir())
-        .collect();
-    while let Some(folder) = folders.pop() {
-        let entries = std::fs::read_dir(&folder).map_err(|source| HuntError::Io {
-            context: format!("reading {}", folder.display()),
-            source,
-        })?;
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                folders.push(path);
-                continue;
+    /// The files earlier ingests of this source wrote: huntlake's own names only
+    /// (`ingest-<path id>-...`, `ingest-*-<content id>-...`, and the names of earlier
+    /// versions), each with the path id it was written under when it matched by content.
+    fn earlier_outputs(&self, lake: &Path) -> Result<Vec<(PathBuf, Option<String>)>> {
+        let matches = |name: &str| -> Option<Option<String>> {
+            let rest = name.strip_prefix("ingest-")?;
+            let mut parts = rest.split('-');
+            let (first, second) = (parts.next()?, parts.next());
+            if second == Some(self.content_id.as_str()) {
+                return Some(Some(first.to_string()));
             }
-            let name = entry.file_name().to_string_lossy().to_string();
-            if is_earlier(&name) && !kept.contains(&path) {
-                std::fs::remove_file(&path).map_err(|source| HuntError::Io {
-                    context: format!("replacing {}", path.display()),
-                    source,
-                })?;
+            let legacy = rest
+                .strip_prefix(self.legacy_id.as_str())
+                .is_some_and(|tail| {
+                    tail == ".ndjson" || tail.starts_with("-s-") || tail.starts_with("-ah-")
+                });
+            (first == self.path_id || legacy).then_some(None)
+        };
+        let mut found = Vec::new();
+        let mut folders: Vec<PathBuf> = DefenderTable::ALL
+            .iter()
+            .map(|t| lake.join(t.name()))
+            .chain(std::iter::once(lake.join("_rejects")))
+            .filter(|dir| dir.is_dir())
+            .collect();
+        while let Some(folder) = folders.pop() {
+            let entries = std::fs::read_dir(&folder).map_err(|source| HuntError::Io {
+                context: format!("reading {}", folder.display()),
+                source,
+            })?;
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    folders.push(path);
+                } else if let Some(path_id) = matches(&entry.file_name().to_string_lossy()) {
+                    found.push((path, path_id));
+                }
             }
         }
+        found.sort();
+        Ok(found)
     }
-    Ok(())
 }
 
 /// The name earlier versions of huntlake gave a source's outputs: FNV-1a of its absolute path

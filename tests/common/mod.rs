@@ -911,6 +911,16 @@ impl Rng {
     }
 }
 
+/// This process's umask (read from /proc, without changing it; 022 where it cannot be read).
+pub fn umask() -> u32 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("Umask:"))
+        .and_then(|m| u32::from_str_radix(m.trim(), 8).ok())
+        .unwrap_or(0o022)
+}
+
 /// Copies the folder `from` (recursively) to `to`.
 pub fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
