@@ -984,6 +984,30 @@ fn generate_is_deterministic_and_its_planted_services_are_detected() {
     }
 }
 
+/// An installed huntlake, run in a folder that is not the checkout and without --lake, runs on
+/// the sample lake it carries (not a path of the machine it was built on).
+#[test]
+fn without_lake_the_embedded_sample_runs_from_any_folder() {
+    let elsewhere = tempfile::tempdir().unwrap();
+    let output = Command::cargo_bin("huntlake")
+        .unwrap()
+        .current_dir(elsewhere.path())
+        .env("CARGO_MANIFEST_DIR", "/nonexistent")
+        .args(["detect", "--format", "ndjson"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let rows = ndjson_rows(&String::from_utf8(output.stdout).unwrap());
+    assert_eq!(rows.len(), 4);
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains("scanned DeviceProcessEvents 2474 rows") && stderr.contains("4 detections"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(env!("CARGO_MANIFEST_DIR")), "{stderr}");
+}
+
 /// `huntlake generate` into `out` with small rates; `extra` flags after the defaults.
 fn generate_small(out: &Path, days: &str, extra: &[&str]) -> Command {
     let mut command = Command::cargo_bin("huntlake").unwrap();

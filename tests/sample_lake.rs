@@ -11,7 +11,7 @@ use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use huntlake::Plan;
 use huntlake::json_object;
 use huntlake::synth::write_sample_lake;
-use huntlake::{DetectRequest, detect};
+use huntlake::{DetectRequest, LakeSource, detect};
 
 /// The sample lake as committed in the repository.
 fn sample_lake_path() -> PathBuf {
@@ -24,7 +24,11 @@ const DAY: i64 = 86_400 * 1_000_000_000;
 /// The detections on `lake` as NDJSON lines with every set sorted (make_set's order is
 /// undefined), as of the lake's reference time.
 fn detections(lake: &Path, lookback_days: i64, plan: Plan) -> Vec<String> {
-    let mut request = DetectRequest::new(lake);
+    detections_in(lake.into(), lookback_days, plan)
+}
+
+fn detections_in(lake: LakeSource, lookback_days: i64, plan: Plan) -> Vec<String> {
+    let mut request = DetectRequest::new(lake.clone());
     request.rule.lookback = lookback_days * DAY;
     request.plan = plan;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -34,7 +38,7 @@ fn detections(lake: &Path, lookback_days: i64, plan: Plan) -> Vec<String> {
         .expect("a runtime");
     let detection = runtime
         .block_on(detect(&request, &mut |_| {}))
-        .unwrap_or_else(|e| panic!("detect on {}: {e}", lake.display()));
+        .unwrap_or_else(|e| panic!("detect on {lake}: {e}"));
     let mut lines = Vec::new();
     for batch in &detection.batches {
         for row in 0..batch.num_rows() {
@@ -266,6 +270,15 @@ fn common_allowlisted_and_out_of_window_services_do_not_alert() {
         .iter()
         .map(|r| r["ServiceProcess"].as_str().unwrap().to_ascii_lowercase())
         .collect();
+    // The run finds the planted stories (an empty answer would pass the test below).
+    assert_eq!(
+        services,
+        BTreeSet::from([
+            "fabrikamsetupsvc_7f3c.exe".to_string(),
+            "helpdeskremote.exe".to_string(),
+            "psexesvc.exe".to_string(),
+        ])
+    );
     // CcmExec.exe launches children every day on every device; svchost.exe, MsMpEng.exe and
     // SearchIndexer.exe are allowlisted (whole name, any case); svchosts.exe ran on 2026-11-01.
     for quiet in [
@@ -305,12 +318,29 @@ fn lookback_30d_adds_the_outside_window_service() {
     check_installer(find(&rows, "FabrikamSetupSvc_7f3c.exe", 5120));
 }
 
+/// The sample lake built into the binary is the committed one: an installed huntlake's demo
+/// gives the answer the repository's does.
+#[test]
+fn the_embedded_sample_is_the_committed_one() {
+    for days in [14, 30] {
+        let committed = detections(&sample_lake_path(), days, Plan::Keyed);
+        assert!(!committed.is_empty());
+        assert_eq!(
+            detections_in(LakeSource::EmbeddedSample, days, Plan::Keyed),
+            committed,
+            "lookback {days}d"
+        );
+    }
+}
+
 #[test]
 fn literal_plan_agrees_on_the_sample() {
-    for days in [14, 30] {
+    for (days, instances) in [(14, 4), (30, 5)] {
+        let keyed = detections(&sample_lake_path(), days, Plan::Keyed);
+        assert_eq!(rows(&keyed).len(), instances, "lookback {days}d");
         assert_eq!(
             detections(&sample_lake_path(), days, Plan::Literal),
-            detections(&sample_lake_path(), days, Plan::Keyed),
+            keyed,
             "lookback {days}d"
         );
     }
@@ -374,10 +404,12 @@ fn committed_lake_is_what_the_generator_writes() {
             );
         }
     }
-    for days in [14, 30] {
+    for (days, instances) in [(14, 4), (30, 5)] {
+        let committed_rows = detections(&committed, days, Plan::Keyed);
+        assert_eq!(rows(&committed_rows).len(), instances, "lookback {days}d");
         assert_eq!(
             detections(&fresh, days, Plan::Keyed),
-            detections(&committed, days, Plan::Keyed),
+            committed_rows,
             "lookback {days}d"
         );
     }
