@@ -532,3 +532,52 @@ mod interactive {
         quit_with_ctrl_d(shell);
     }
 }
+
+/// The shell takes the rule's flags: its step tables, `\rule` and `\detect` follow them, and a
+/// `\detect` with other parameters says the step tables keep the shell's.
+#[test]
+fn the_rule_steps_follow_the_shells_rule_flags() {
+    let rare = |flags: &[&str]| {
+        let out = stdout_of(sql().args(flags).args([
+            "-q",
+            "-c",
+            "SELECT count(DISTINCT ServiceProcess) AS s FROM RareServices",
+        ]));
+        ndjson(&out)[0]["s"].as_u64().unwrap()
+    };
+    // The 30-day window reaches svchosts.exe (2026-11-01); a threshold of 2 leaves nothing.
+    assert_eq!(rare(&[]), 3);
+    assert_eq!(rare(&["--lookback", "30d"]), 4);
+    assert_eq!(rare(&["--threshold", "2"]), 0);
+    assert_eq!(rare(&["--allow", "PSEXESVC.exe"]), 2);
+
+    let out = stdout_of(sql().args(["--lookback", "30d", "--threshold", "4", "-c", "\\rule"]));
+    assert!(
+        out.contains(
+            "$since     = 2026-10-20T12:00:00Z (as of 2026-11-19T12:00:00Z minus the 30d lookback)"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("$threshold = 4"), "{out}");
+
+    // \detect without rule flags takes the shell's; with others, it says what the tables keep.
+    let output = sql()
+        .args(["--lookback", "30d", "-c", "\\detect --format ndjson"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    assert_eq!(ndjson(&String::from_utf8(output.stdout).unwrap()).len(), 5);
+    assert!(!String::from_utf8(output.stderr).unwrap().contains("differ"));
+    let output = sql()
+        .args(["-c", "\\detect --format ndjson --lookback 30d"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    assert_eq!(ndjson(&String::from_utf8(output.stdout).unwrap()).len(), 5);
+    assert!(String::from_utf8(output.stderr).unwrap().contains(
+        "note: this detection's parameters differ from the shell's; the tables GetServices \
+             and RareServices keep the shell's (lookback 14d, threshold 6)"
+    ));
+}

@@ -203,10 +203,7 @@ impl Shell {
         let stream = df.execute_stream().await.context("query")?;
         if no_columns {
             // DDL (CREATE VIEW, SET, ...): nothing to print, but its errors are the user's.
-            let results: Vec<_> = futures::StreamExt::collect(stream).await;
-            for result in results {
-                result.context("query")?;
-            }
+            drain(stream).await?;
             self.note(&display::footer_ok(self.elapsed(started)));
             return Ok(());
         }
@@ -250,6 +247,14 @@ impl Shell {
     pub async fn completion_words(&self) -> Vec<String> {
         completion::words(&self.ctx).await
     }
+}
+
+/// Runs a statement whose result has no columns to its end, failing with its first error.
+async fn drain(mut stream: datafusion::execution::SendableRecordBatchStream) -> Result<()> {
+    while let Some(batch) = futures::StreamExt::next(&mut stream).await {
+        batch.context("query")?;
+    }
+    Ok(())
 }
 
 fn is_quit_word(sql: &str) -> bool {
@@ -327,6 +332,22 @@ impl Shell {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_statement_without_columns_reports_its_errors() {
+        use datafusion::arrow::datatypes::Schema;
+        use datafusion::common::DataFusionError;
+        use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+        let failing = futures::stream::iter(vec![Err(DataFusionError::Execution(
+            "the view's query failed".into(),
+        ))]);
+        let stream = Box::pin(RecordBatchStreamAdapter::new(
+            Arc::new(Schema::empty()),
+            failing,
+        ));
+        let error = drain(stream).await.unwrap_err().to_string();
+        assert!(error.contains("the view's query failed"), "{error}");
+    }
 
     #[test]
     fn quit_words() {
