@@ -13,6 +13,11 @@ pub enum HuntError {
     #[error("{0}")]
     Usage(String),
 
+    /// Something huntlake itself got wrong (a library call it does not support, a state that
+    /// should not happen): never the user's command line.
+    #[error("internal error: {0}")]
+    Internal(String),
+
     #[error("lake {root}: {message}")]
     Lake { root: String, message: String },
 

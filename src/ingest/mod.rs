@@ -462,16 +462,14 @@ fn ingest_source(
         .file_stem()
         .and_then(|s| s.to_str())
         .and_then(|s| DefenderTable::from_name(s.trim_end_matches("_CL")));
-    let staging = run
-        .staging
-        .join(short_id(&Md5::digest(source.relative.as_bytes())));
+    let path_id = short_id(&Md5::digest(source.relative.as_bytes()));
     let mut writer = StagedWriter {
-        staging,
+        staging: run.staging.join(&path_id),
         buffers: Buffers::default(),
         files: Vec::new(),
         counts: BTreeMap::new(),
+        rejects: None,
     };
-    let mut rejects: Vec<String> = Vec::new();
     let mut failure: Option<HuntError> = None;
     let source_text = source.path.display().to_string();
     let mut handle = |item: Item| {
@@ -484,30 +482,20 @@ fn ingest_source(
                 let counts = report.tables.entry(UNKNOWN.into()).or_default();
                 counts.read += 1;
                 counts.rejected += 1;
-                Err((
-                    unreadable.line,
-                    unreadable.index,
-                    unreadable.reason,
-                    unreadable.text,
-                ))
+                Err(Rejected {
+                    line: unreadable.line,
+                    index: unreadable.index,
+                    reason: unreadable.reason,
+                    text: unreadable.text,
+                })
             }
         };
-        if let Err((line, index, reason, text)) = outcome {
-            rejects.push(
-                serde_json::json!({
-                    "source": source_text,
-                    "line": line,
-                    "record": index,
-                    "reason": reason,
-                    "text": text,
-                })
-                .to_string(),
-            );
-        }
+        let written = match outcome {
+            Ok(()) => writer.flush_if_full(options.buffer_rows),
+            Err(rejected) => writer.reject(&source_text, rejected),
+        };
         progress(1);
-        if writer.buffers.total >= options.buffer_rows
-            && let Err(e) = writer.flush_largest()
-        {
+        if let Err(e) = written {
             failure = Some(e);
         }
     };
@@ -516,44 +504,31 @@ fn ingest_source(
         hasher: Md5::new(),
         bytes: 0,
     };
-    records::read_records(&mut reader, source.format, &mut handle).map_err(|e| HuntError::Io {
+    let read_error = |e| HuntError::Io {
         context: format!("reading {}", source.path.display()),
         source: e,
-    })?;
+    };
+    records::read_records(&mut reader, source.format, &mut handle).map_err(read_error)?;
     if let Some(e) = failure {
         return Err(e);
     }
     // What the reader did not consume still belongs to the content.
-    std::io::copy(&mut reader, &mut std::io::sink()).map_err(|e| HuntError::Io {
-        context: format!("reading {}", source.path.display()),
-        source: e,
-    })?;
-    while writer.buffers.total > 0 {
-        writer.flush_largest()?;
-    }
+    std::io::copy(&mut reader, &mut std::io::sink()).map_err(read_error)?;
     let mut content = reader.hasher;
     content.update(reader.bytes.to_le_bytes());
-    let rejects = if rejects.is_empty() {
-        None
-    } else {
-        let path = writer.staging.join("rejects.ndjson");
-        let text: String = rejects.iter().map(|line| format!("{line}\n")).collect();
-        std::fs::create_dir_all(&writer.staging)
-            .and_then(|()| std::fs::write(&path, text))
-            .map_err(|e| HuntError::Io {
-                context: format!("writing {}", path.display()),
-                source: e,
-            })?;
-        Some(path)
-    };
-    Ok(Staged {
-        path_id: short_id(&Md5::digest(source.relative.as_bytes())),
-        content_id: short_id(&content.finalize()),
-        legacy_id: legacy_id(&source.path),
-        files: writer.files,
-        rejects,
-        counts: writer.counts,
-    })
+    writer.finish(
+        path_id,
+        short_id(&content.finalize()),
+        legacy_id(&source.path),
+    )
+}
+
+/// A record that is not written, and why: it goes to the reject file as it came.
+struct Rejected {
+    line: u64,
+    index: u64,
+    reason: String,
+    text: String,
 }
 
 /// Buffers rows and writes them, as Parquet files, into a source's staging folder.
@@ -564,9 +539,67 @@ struct StagedWriter {
     files: Vec<(PathBuf, PathBuf, String)>,
     /// Rows written per table.
     counts: BTreeMap<String, u64>,
+    /// The reject file, once a record is rejected.
+    rejects: Option<(PathBuf, std::io::BufWriter<std::fs::File>)>,
 }
 
 impl StagedWriter {
+    /// Writes the biggest buffers out while more than `limit` rows wait.
+    fn flush_if_full(&mut self, limit: usize) -> Result<()> {
+        while self.buffers.total >= limit.max(1) {
+            self.flush_largest()?;
+        }
+        Ok(())
+    }
+
+    /// Adds a line for `rejected` to the staged reject file.
+    fn reject(&mut self, source: &str, rejected: Rejected) -> Result<()> {
+        let line = serde_json::json!({
+            "source": source,
+            "line": rejected.line,
+            "record": rejected.index,
+            "reason": rejected.reason,
+            "text": rejected.text,
+        });
+        let path = self.staging.join("rejects.ndjson");
+        let io = |source| HuntError::Io {
+            context: format!("writing {}", path.display()),
+            source,
+        };
+        if self.rejects.is_none() {
+            std::fs::create_dir_all(&self.staging).map_err(io)?;
+            let file = std::fs::File::create(&path).map_err(io)?;
+            self.rejects = Some((path.clone(), std::io::BufWriter::new(file)));
+        }
+        let (_, out) = self.rejects.as_mut().expect("opened above");
+        writeln!(out, "{line}").map_err(io)
+    }
+
+    /// Writes every buffered row and closes the reject file: the source, staged.
+    fn finish(mut self, path_id: String, content_id: String, legacy_id: String) -> Result<Staged> {
+        while self.buffers.total > 0 {
+            self.flush_largest()?;
+        }
+        let rejects = match self.rejects.take() {
+            None => None,
+            Some((path, mut out)) => {
+                out.flush().map_err(|source| HuntError::Io {
+                    context: format!("writing {}", path.display()),
+                    source,
+                })?;
+                Some(path)
+            }
+        };
+        Ok(Staged {
+            path_id,
+            content_id,
+            legacy_id,
+            files: self.files,
+            rejects,
+            counts: self.counts,
+        })
+    }
+
     /// Writes the biggest buffer as one Parquet file of its table's day.
     fn flush_largest(&mut self) -> Result<()> {
         let buffers = &mut self.buffers;
@@ -621,15 +654,14 @@ impl StagedWriter {
     }
 }
 
-/// Types a record and buffers it, or says why it is rejected: (line, record, reason, the
-/// record as it came).
+/// Types a record and buffers it, or says why it is rejected.
 fn place(
     options: &IngestOptions,
     stem_table: Option<DefenderTable>,
     record: Record,
     buffers: &mut Buffers,
     report: &mut IngestReport,
-) -> std::result::Result<(), (u64, u64, String, String)> {
+) -> std::result::Result<(), Rejected> {
     let Record {
         fields,
         text,
@@ -650,7 +682,12 @@ fn place(
             Some(name) => format!("table {name} is not one of the four tables huntlake reads"),
             None => "the record names no table (pass --table)".into(),
         };
-        return Err((line, index, reason, text));
+        return Err(Rejected {
+            line,
+            index,
+            reason,
+            text,
+        });
     };
     let counts = report.tables.entry(table.name().into()).or_default();
     counts.read += 1;
@@ -664,12 +701,12 @@ fn place(
         .and_then(|t| typing::parse_time(&t))
     else {
         counts.rejected += 1;
-        return Err((
+        return Err(Rejected {
             line,
             index,
-            format!("no readable {} (the row's time)", flavor.time_column()),
+            reason: format!("no readable {} (the row's time)", flavor.time_column()),
             text,
-        ));
+        });
     };
     match typing::type_row(flavor.columns(table), fields) {
         Ok(row) => {
@@ -685,7 +722,12 @@ fn place(
         }
         Err(reason) => {
             counts.rejected += 1;
-            Err((line, index, reason, text))
+            Err(Rejected {
+                line,
+                index,
+                reason,
+                text,
+            })
         }
     }
 }

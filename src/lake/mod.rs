@@ -235,7 +235,7 @@ impl Lake {
         self.location.register(ctx);
         let catalog = ctx
             .catalog("datafusion")
-            .ok_or_else(|| HuntError::usage("the session has no default catalog"))?;
+            .ok_or_else(|| HuntError::Internal("the session has no default catalog".into()))?;
         if catalog.schema(RAW_SCHEMA).is_none() {
             catalog
                 .register_schema(RAW_SCHEMA, Arc::new(MemorySchemaProvider::new()))

@@ -76,17 +76,46 @@ pub(super) async fn open_table(
         });
     }
 
-    // Every file's problem, in path order: the first one fails the run, or, with
-    // --skip-bad-files, each bad file is set aside and reported.
-    let (mut data_files, mut bad) = read_files(lake, table, listed.files).await;
+    let (data_files, time, skipped) =
+        read_and_check(lake, table, &location, listed.files, options).await?;
+    let table = LakeTable {
+        table,
+        location,
+        files: data_files,
+        time,
+        skipped,
+        pruned: listed.pruned,
+    };
+    Ok(Opened {
+        notes: time_note(&table).into_iter().collect(),
+        table,
+    })
+}
+
+/// Reads the footers of a table's files and checks them: every file's problem, in path order,
+/// fails the run with the first one, or, with --skip-bad-files, sets each bad file aside. Gives
+/// the usable files, the table's time source, and the files set aside.
+async fn read_and_check(
+    lake: &LakeLocation,
+    table: DefenderTable,
+    location: &str,
+    listed: Vec<object_store::ObjectMeta>,
+    options: &LakeOptions,
+) -> Result<(Vec<DataFile>, TimeSource, Vec<SkippedFile>)> {
+    let table_error = |message: String| HuntError::Table {
+        table: table.name().into(),
+        path: location.to_string(),
+        message,
+    };
+    let (mut data_files, mut bad) = read_files(lake, table, listed).await;
     if data_files.is_empty() {
-        return Err(nothing_readable(lake, table, &location, &bad, options));
+        return Err(nothing_readable(lake, table, location, &bad, options));
     }
     let present: BTreeSet<String> = data_files
         .iter()
         .flat_map(|f| f.schema.fields().iter().map(|field| field.name().clone()))
         .collect();
-    let time = choose_time_source(table, &data_files, &present, &location, options)?;
+    let time = choose_time_source(table, &data_files, &present, location, options)?;
     let checked = checked_columns(table, &time);
     data_files.retain(|file| match file_problem(file, &checked) {
         None => true,
@@ -129,18 +158,7 @@ pub(super) async fn open_table(
             data_files.len()
         )));
     }
-    let table = LakeTable {
-        table,
-        location,
-        files: data_files,
-        time,
-        skipped,
-        pruned: listed.pruned,
-    };
-    Ok(Opened {
-        notes: time_note(&table).into_iter().collect(),
-        table,
-    })
+    Ok((data_files, time, skipped))
 }
 
 /// A table folder's data files.

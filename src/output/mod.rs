@@ -110,8 +110,9 @@ fn write_to(batches: &[RecordBatch], format: Format, out: &mut dyn Write) -> Res
             rows.finish()?;
         }
         Format::Table => {
-            return Err(HuntError::usage(
-                "the table format is drawn by the command line, not written by huntlake::output",
+            return Err(HuntError::Internal(
+                "the table format is drawn by the command line, not written by huntlake::output"
+                    .into(),
             ));
         }
         Format::Parquet => {
@@ -201,9 +202,9 @@ impl<'a> RowWriter<'a> {
                 writer.flush().map_err(io)?;
             }
             Format::Table | Format::Parquet => {
-                return Err(HuntError::usage(format!(
-                    "{:?} output cannot be streamed row by row",
-                    self.format
+                return Err(HuntError::Internal(format!(
+                    "{} output cannot be streamed row by row",
+                    self.format.name()
                 )));
             }
         }

@@ -161,14 +161,7 @@ pub async fn materialize_table(
             Ok((Arc::new(table), materialized))
         }
         Some(spill) => {
-            let dir = spill.finish()?;
-            // The spill folder may hold glob or URL characters: name it exactly.
-            let url = crate::lake::local_table_url(dir.path(), true)?;
-            let listing = ListingOptions::new(Arc::new(ArrowFormat)).with_file_extension(".arrow");
-            let config = ListingTableConfig::new(url)
-                .with_listing_options(listing)
-                .with_schema(Arc::clone(&plain));
-            let table = ListingTable::try_new(config).context(what)?;
+            let (table, dir) = spill.into_table(&plain, &what)?;
             let materialized = Materialized {
                 rows,
                 spilled: true,
@@ -176,7 +169,7 @@ pub async fn materialize_table(
                 _spill: Some(dir),
                 _reservation: None,
             };
-            Ok((Arc::new(table), materialized))
+            Ok((table, materialized))
         }
     }
 }
@@ -267,6 +260,23 @@ impl Spill {
             path: self.path.clone(),
             message: e.to_string(),
         })
+    }
+
+    /// The spill files as a table of `schema`, and the folder that must live as long as it.
+    fn into_table(
+        self,
+        schema: &SchemaRef,
+        what: &str,
+    ) -> Result<(Arc<dyn TableProvider>, tempfile::TempDir)> {
+        let dir = self.finish()?;
+        // The spill folder may hold glob or URL characters: name it exactly.
+        let url = crate::lake::local_table_url(dir.path(), true)?;
+        let listing = ListingOptions::new(Arc::new(ArrowFormat)).with_file_extension(".arrow");
+        let config = ListingTableConfig::new(url)
+            .with_listing_options(listing)
+            .with_schema(Arc::clone(schema));
+        let table = ListingTable::try_new(config).context(what)?;
+        Ok((Arc::new(table), dir))
     }
 
     fn finish(mut self) -> Result<tempfile::TempDir> {

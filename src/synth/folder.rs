@@ -149,11 +149,13 @@ fn previous_files(root: &Path) -> Result<Option<BTreeSet<PathBuf>>> {
             match relative {
                 Some(relative) => listed.insert(relative),
                 None => {
-                    return Err(HuntError::usage(format!(
-                        "{}: lists {file}, which is not a path inside the lake; remove the \
-                         manifest or choose another folder",
-                        path.display()
-                    )));
+                    return Err(HuntError::Lake {
+                        root: root.display().to_string(),
+                        message: format!(
+                            "{MANIFEST_FILE} lists {file}, which is not a path inside the lake; \
+                             remove the manifest or choose another folder"
+                        ),
+                    });
                 }
             };
         }

@@ -117,14 +117,14 @@ pub async fn interactive(shell: &mut Shell) -> Result<()> {
                 outcome = shell.execute(&command) => outcome,
                 _ = tokio::signal::ctrl_c() => {
                     // Dropping the query's future stops its plan.
-                    eprintln!("cancelled");
+                    eprintln!("note: cancelled");
                     break;
                 }
             };
             match outcome {
                 Ok(Flow::Quit) => return Ok(()),
                 Ok(Flow::Continue) => {}
-                Err(e) => eprintln!("error: {e}"),
+                Err(e) => eprintln!("huntlake: error: {e}"),
             }
         }
         // Statements may have created tables or views.

@@ -60,62 +60,8 @@ pub(super) fn write_table_day(
     let mut events: Vec<Event> = Vec::new();
     let mut casts: Vec<(u32, Vec<Actor>)> = Vec::new();
     for device in 0..world.options.devices {
-        let mut cast = world.cast(device, day);
-        let mut rng = Rng::from_parts(&[
-            world.options.seed,
-            5,
-            table as u64,
-            device as u64,
-            day as u64,
-        ]);
-        let start = world.day_start(day);
         let slot = casts.len() as u32;
-        for _ in 0..world.options.rates.of(table) {
-            events.push(Event {
-                device: slot,
-                actor: world.pick(&mut rng) as u32,
-                time: world.align(start + rng.below(DAY as u64) as i64),
-                pick: rng.next_u64(),
-                rare: false,
-            });
-        }
-        for planting in world.plantings[device as usize]
-            .iter()
-            .filter(|p| p.day == day)
-        {
-            let count = match table {
-                DefenderTable::DeviceProcessEvents => planting.children,
-                DefenderTable::DeviceNetworkEvents => planting.network,
-                DefenderTable::DeviceFileEvents => planting.files,
-                DefenderTable::DeviceImageLoadEvents => planting.images,
-            };
-            let actor = cast.len() as u32;
-            cast.push(Actor {
-                folder: planting.actor.folder.clone(),
-                name: planting.actor.name.clone(),
-                cmdline: planting.actor.cmdline.clone(),
-                account: planting.actor.account.clone(),
-                parent: planting.actor.parent,
-                pid: planting.actor.pid,
-                creation: planting.actor.creation,
-                parent_pid: planting.actor.parent_pid,
-                parent_creation: planting.actor.parent_creation,
-                sha1: planting.actor.sha1.clone(),
-                sha256: planting.actor.sha256.clone(),
-                md5: planting.actor.md5.clone(),
-                kind: Kind::Rare,
-            });
-            for _ in 0..count {
-                let offset = rng.below(3_600 * SECOND as u64) as i64;
-                events.push(Event {
-                    device: slot,
-                    actor,
-                    time: world.align(planting.actor.creation + SECOND + offset),
-                    pick: rng.next_u64(),
-                    rare: true,
-                });
-            }
-        }
+        let cast = device_day_events(world, table, device, day, slot, &mut events);
         casts.push((device, cast));
         if events.len() >= batch_rows || device + 1 == world.options.devices {
             events.sort_by_key(|e| (e.time, e.device, e.actor));
@@ -145,6 +91,64 @@ pub(super) fn write_table_day(
     writer.close().map_err(parquet_err)?;
     let bytes = std::fs::metadata(&path).map_err(io)?.len();
     Ok((table, rows, bytes))
+}
+
+/// One device's events of the day in `table`, drawn from its cast at the configured rate, and
+/// those of the rare services planted on it that day, appended to `events` (as device `slot`).
+/// Returns the cast, the planted services included.
+fn device_day_events(
+    world: &World,
+    table: DefenderTable,
+    device: u32,
+    day: u32,
+    slot: u32,
+    events: &mut Vec<Event>,
+) -> Vec<Actor> {
+    let mut cast = world.cast(device, day);
+    let mut rng = Rng::from_parts(&[
+        world.options.seed,
+        5,
+        table as u64,
+        device as u64,
+        day as u64,
+    ]);
+    let start = world.day_start(day);
+    for _ in 0..world.options.rates.of(table) {
+        events.push(Event {
+            device: slot,
+            actor: world.pick(&mut rng) as u32,
+            time: world.align(start + rng.below(DAY as u64) as i64),
+            pick: rng.next_u64(),
+            rare: false,
+        });
+    }
+    for planting in world.plantings[device as usize]
+        .iter()
+        .filter(|p| p.day == day)
+    {
+        let count = match table {
+            DefenderTable::DeviceProcessEvents => planting.children,
+            DefenderTable::DeviceNetworkEvents => planting.network,
+            DefenderTable::DeviceFileEvents => planting.files,
+            DefenderTable::DeviceImageLoadEvents => planting.images,
+        };
+        let actor = cast.len() as u32;
+        cast.push(Actor {
+            kind: Kind::Rare,
+            ..planting.actor.clone()
+        });
+        for _ in 0..count {
+            let offset = rng.below(3_600 * SECOND as u64) as i64;
+            events.push(Event {
+                device: slot,
+                actor,
+                time: world.align(planting.actor.creation + SECOND + offset),
+                pick: rng.next_u64(),
+                rare: true,
+            });
+        }
+    }
+    cast
 }
 
 /// The file schema: every Sentinel column; strings as plain Utf8.

@@ -94,6 +94,7 @@ pub(super) const URLS: &[&str] = &[
 ];
 
 /// A process instance on a device-day.
+#[derive(Clone)]
 pub(super) struct Actor {
     pub(super) folder: String,
     pub(super) name: String,
