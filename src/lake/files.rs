@@ -17,6 +17,8 @@ use object_store::{ObjectMeta, ObjectStore};
 use parquet::arrow::arrow_reader::statistics::StatisticsConverter;
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
 use parquet::file::metadata::ParquetMetaData;
+
+use crate::time::HOUR;
 // Deprecated in parquet 59 in favour of hand-written readers; still the shortest correct way to
 // read a footer through object_store.
 #[allow(deprecated)]
@@ -76,7 +78,6 @@ pub fn partition_end(prefix: &Path, location: &Path) -> Option<i64> {
         }
     }
     let date = chrono::NaiveDate::from_ymd_opt(year?, month?, day?)?;
-    const HOUR: i64 = 3_600 * 1_000_000_000;
     let (start_hour, length) = match hour {
         Some(h) if h < 24 => (h as i64, HOUR),
         Some(_) => return None,

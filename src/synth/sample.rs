@@ -42,6 +42,7 @@ use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties}
 use serde_json::{Map, Value, json};
 
 use super::folder::{OutputFolder, write_json};
+use crate::time::{DAY, HOUR, SECOND, TICK_NANOS};
 use crate::error::{HuntError, Result};
 use crate::lake::DefenderTable::{
     self, DeviceFileEvents, DeviceImageLoadEvents, DeviceNetworkEvents, DeviceProcessEvents,
@@ -59,11 +60,8 @@ const BOOTS: [&str; 2] = ["2026-10-26T06:00:00Z", "2026-11-11T03:00:00Z"];
 const SEED: u64 = 0x4855_4E54_4C41_4B45;
 const TENANT_ID: &str = "3f8e2a71-5c4d-4b9e-a1f0-7d6c5b4a3e21";
 const MS: i64 = 1_000_000;
-const SECOND: i64 = 1_000 * MS;
 const MINUTE: i64 = 60 * SECOND;
-const HOUR: i64 = 60 * MINUTE;
-const DAY: i64 = 24 * HOUR;
-const TICK: i64 = 100;
+const TICK: i64 = TICK_NANOS;
 
 const SYS32: &str = r"C:\Windows\System32";
 const CMD: &str = r"C:\Windows\System32\cmd.exe";

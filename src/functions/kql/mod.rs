@@ -61,7 +61,7 @@ pub(crate) fn span_nanos(value: &ScalarValue, function: &str) -> Result<Option<i
                  write the span in days, e.g. '30d' or INTERVAL '30 days'"
             ),
             Some(v) => (v.days as i64)
-                .checked_mul(86_400_000_000_000)
+                .checked_mul(crate::time::DAY)
                 .and_then(|d| d.checked_add(v.nanoseconds))
                 .map(Some)
                 .ok_or_else(overflow),
@@ -69,7 +69,7 @@ pub(crate) fn span_nanos(value: &ScalarValue, function: &str) -> Result<Option<i
         ScalarValue::IntervalDayTime(v) => match v {
             None => Ok(None),
             Some(v) => (v.days as i64)
-                .checked_mul(86_400_000_000_000)
+                .checked_mul(crate::time::DAY)
                 .and_then(|d| d.checked_add(v.milliseconds as i64 * 1_000_000))
                 .map(Some)
                 .ok_or_else(overflow),

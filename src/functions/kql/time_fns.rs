@@ -367,8 +367,7 @@ impl ScalarUDFImpl for Bin {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const DAY: i64 = 86_400_000_000_000;
+    use crate::time::DAY;
 
     #[test]
     fn datetime_bins_count_from_year_one() {
