@@ -1,7 +1,7 @@
-//! The KQL-compatible functions (`huntlake::functions::register_kql`), through SQL on a real
-//! `SessionContext`. Each function gets the examples of its page in Microsoft's Kusto docs
-//! (learn.microsoft.com/kusto/query/<page>), quoted in comments, and the edge cases a naive
-//! translation gets wrong.
+//! The KQL-compatible functions (`huntlake::register_kql`), through SQL on a real
+//! `SessionContext`. Each function gets the examples of its page in Microsoft's Kusto
+//! reference, quoted in comments, and the edge cases a naive translation gets wrong (the
+//! semantics are stated in docs/sql-functions.md).
 
 use std::sync::Arc;
 

@@ -1,6 +1,6 @@
 //! One test per Kusto behaviour the translation must reproduce, each on data that a naive SQL
 //! translation gets wrong. Rule numbers `[n]` refer to the table in
-//! /work/shared/kusto-semantics.md. Every detection run goes through both plans (keyed and
+//! docs/semantics.md. Every detection run goes through both plans (keyed and
 //! literal), which must agree (see `common::run_both`).
 
 mod common;

@@ -21,7 +21,10 @@ pub struct GenerateArgs {
     #[arg(long)]
     force: bool,
     /// Write the sample lake built into huntlake (data/sample-lake) instead of a synthetic one.
-    #[arg(long, conflicts_with_all = ["devices", "days", "seed", "as_of", "start"])]
+    #[arg(long, conflicts_with_all = [
+        "devices", "days", "seed", "as_of", "start", "process_per_day", "network_per_day",
+        "file_per_day", "image_per_day", "rare_rate", "microsecond_times", "threads",
+    ])]
     sample: bool,
     /// Number of devices.
     #[arg(long, value_name = "N", required_unless_present = "sample")]

@@ -42,13 +42,13 @@ use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties}
 use serde_json::{Map, Value, json};
 
 use super::folder::{OutputFolder, write_json};
-use crate::time::{DAY, HOUR, SECOND, TICK_NANOS};
 use crate::error::{HuntError, Result};
 use crate::lake::DefenderTable::{
     self, DeviceFileEvents, DeviceImageLoadEvents, DeviceNetworkEvents, DeviceProcessEvents,
 };
 use crate::lake::schema::Column;
 use crate::lake::{KustoType, LAKE_INFO_FILE};
+use crate::time::{DAY, HOUR, SECOND, TICK_NANOS};
 
 /// The lake's reference time, written to `huntlake-lake.json`: the default `--as-of`.
 pub const REFERENCE_TIME: &str = "2026-11-19T12:00:00Z";

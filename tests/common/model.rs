@@ -1,5 +1,5 @@
 //! An independent model of the KQL rule, written row by row in Rust from the rules of
-//! /work/shared/kusto-semantics.md (numbers in brackets), sharing no code with huntlake. The
+//! docs/semantics.md (numbers in brackets), sharing no code with huntlake. The
 //! generated-lake tests compare both SQL plans with it, so that a mistake the two plans share
 //! (in the Kusto views, say) is caught too.
 

@@ -285,8 +285,10 @@ impl Shell {
         };
         let command = DetectCommand::from_arg_matches(&matches)
             .map_err(|e| HuntError::usage(e.render().to_string().trim_end().to_string()))?;
-        let given_lake = command.args.lake.lake.is_some();
-        let (mut request, output) = command.args.into_request()?;
+        let mut args = command.args;
+        let given_lake = args.lake.lake.is_some();
+        self.inherit_unset_flags(&matches, &mut args);
+        let (mut request, output) = args.into_request()?;
         request.rule = self.rule_options_for(&matches, request.rule);
         if !given_lake {
             request.lake = self.lake_source.clone();
@@ -294,9 +296,6 @@ impl Shell {
             if request.as_of.is_none() {
                 request.as_of = Some(self.params.as_of);
             }
-        }
-        if request.session.target_partitions.is_none() {
-            request.session.target_partitions = self.session.target_partitions;
         }
         let detection = run_with_bar(&request).await?;
 
@@ -345,6 +344,30 @@ impl Shell {
             );
         }
         Ok(())
+    }
+
+    /// `\detect` reads the lake and uses resources as the shell does, but for the flags given.
+    fn inherit_unset_flags(&self, matches: &ArgMatches, args: &mut DetectArgs) {
+        let typed = |id: &str| matches.value_source(id) == Some(ValueSource::CommandLine);
+        let (lake, session) = (&self.lake_args, &self.session_args);
+        if !typed("time_column") {
+            args.lake.time_column = lake.time_column.clone();
+        }
+        if !typed("skip_bad_files") {
+            args.lake.skip_bad_files = lake.skip_bad_files;
+        }
+        if !typed("memory_limit") {
+            args.session.memory_limit = session.memory_limit;
+        }
+        if !typed("materialize_budget") {
+            args.session.materialize_budget = session.materialize_budget;
+        }
+        if !typed("spill_dir") {
+            args.session.spill_dir = session.spill_dir.clone();
+        }
+        if !typed("threads") {
+            args.session.threads = session.threads;
+        }
     }
 
     /// The rule's options for a `\detect`: each flag the user gave, else the shell's.

@@ -94,7 +94,9 @@ pub struct Shell {
     lake_source: LakeSource,
     /// The rule's parameters: `now()` for ago() and the rule's steps, and the shell's options.
     params: RuleParams,
-    session: SessionOptions,
+    /// The shell's own flags, which `\detect` takes unless given others.
+    lake_args: LakeArgs,
+    session_args: SessionArgs,
     steps: Vec<Arc<RuleStep>>,
     pub settings: Settings,
     /// `\o FILE`: results go there instead of standard output.
@@ -156,7 +158,8 @@ impl Shell {
             lake,
             lake_source,
             params,
-            session,
+            lake_args: args.lake.clone(),
+            session_args: args.session.clone(),
             steps,
             settings: Settings {
                 format,

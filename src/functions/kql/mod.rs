@@ -1,5 +1,5 @@
 //! KQL-compatible SQL functions: Kusto's scalar functions and aggregates under their Kusto
-//! names, with Kusto's semantics (see /work/shared/kusto-semantics.md and each module). The
+//! names, with Kusto's semantics (see docs/semantics.md and each module). The
 //! shared rules:
 //!
 //! - a null string reads as `""` and string results are never null (Kusto strings cannot be);
