@@ -206,8 +206,8 @@ impl Lake {
     }
 
     /// Sets aside the files `find_undecodable_files` found: they leave their tables and are
-    /// listed as skipped.
-    pub fn set_aside(&mut self, files: Vec<(usize, usize, String)>) {
+    /// listed as skipped. A table left without a file is an error, as when opening the lake.
+    pub fn set_aside(&mut self, files: Vec<(usize, usize, String)>) -> Result<()> {
         for (t, f, why) in files.into_iter().rev() {
             let table = &mut self.tables[t];
             let file = table.files.remove(f);
@@ -216,7 +216,19 @@ impl Lake {
                 file: self.location.describe(&file.meta.location),
                 reason: format!("cannot be decoded ({why})"),
             });
+            if table.files.is_empty() {
+                return Err(HuntError::Table {
+                    table: table.table.name().into(),
+                    path: table.location.clone(),
+                    message: format!(
+                        "none of its {} Parquet files is readable (--skip-bad-files set them \
+                         all aside)",
+                        table.skipped.len()
+                    ),
+                });
+            }
         }
+        Ok(())
     }
 
     /// The error for a file that cannot be decoded, naming the table and the file.

@@ -185,7 +185,7 @@ pub async fn detect(request: &DetectRequest, notes: &mut dyn FnMut(&str)) -> Res
         match undecodable.first() {
             None => return Err(error),
             Some(first) if !request.skip_bad_files => return Err(lake.undecodable_error(first)),
-            Some(_) => lake.set_aside(undecodable),
+            Some(_) => lake.set_aside(undecodable)?,
         }
     };
     Ok(Detection {
