@@ -1141,19 +1141,6 @@ fn written_files_have_the_usual_mode() {
     }
 }
 
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            out.extend(walk(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
-}
-
 /// `--skip-bad-files`: a file that is not Parquet, a truncated one and one whose key column has
 /// the wrong type are set aside and listed; the answer is the lake's without them. Without the
 /// flag, the first one stops the run naming it.

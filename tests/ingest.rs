@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::walk;
+
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
@@ -652,18 +654,4 @@ fn json_values_and_rejected_records_are_kept_as_they_came() {
     std::fs::write(again.path().join("fixed.json"), fixed).unwrap();
     ingest(again.path(), lake.path(), &[]);
     assert_eq!(process_rows(lake.path()), 2);
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            out.extend(walk(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out.sort();
-    out
 }

@@ -14,7 +14,7 @@ use predicates::prelude::*;
 use serde_json::Value;
 
 fn sample_lake() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample-lake")
+    common::sample_lake_path()
 }
 
 /// `huntlake sql` on the sample lake, quiet, no history file.
@@ -580,4 +580,36 @@ fn the_rule_steps_follow_the_shells_rule_flags() {
         "note: this detection's parameters differ from the shell's; the tables GetServices \
              and RareServices keep the shell's (lookback 14d, threshold 6)"
     ));
+}
+
+/// `\detect` reads the lake as the shell does: a shell opened with --skip-bad-files runs its
+/// detection without the bad file too, unless told otherwise.
+#[test]
+fn detect_in_the_shell_reads_the_lake_as_the_shell_does() {
+    let lake = tempfile::tempdir().unwrap();
+    copy_dir(&sample_lake(), lake.path());
+    let bad = lake
+        .path()
+        .join("DeviceFileEvents/date=2026-11-18/garbage.parquet");
+    std::fs::write(&bad, b"not parquet at all").unwrap();
+    let shell = || {
+        let mut command = Command::cargo_bin("huntlake").unwrap();
+        command
+            .args(["sql", "--skip-bad-files", "--lake"])
+            .arg(lake.path())
+            .env("HUNTLAKE_HISTORY", "");
+        command
+    };
+    let output = shell()
+        .args(["-c", "\\detect --format ndjson"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    assert_eq!(ndjson(&String::from_utf8(output.stdout).unwrap()).len(), 4);
+    assert!(
+        String::from_utf8(output.stderr)
+            .unwrap()
+            .contains("the result excludes the 1 skipped file")
+    );
 }

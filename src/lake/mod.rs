@@ -193,21 +193,31 @@ impl Lake {
 
     /// After a scan failed on a file that could not be decoded (a corrupt data page behind a
     /// readable footer): every such file, as (table index, file index, where and why).
-    pub async fn find_undecodable_files(&self) -> Vec<(usize, usize, String)> {
-        let mut found = Vec::new();
-        for (t, table) in self.tables.iter().enumerate() {
-            for (f, file) in table.files.iter().enumerate() {
-                if let Some(why) = files::first_decode_error(&self.location.store, file).await {
-                    found.push((t, f, why));
-                }
-            }
-        }
+    pub(crate) async fn find_undecodable_files(&self) -> Vec<(usize, usize, String)> {
+        use futures::StreamExt;
+        let every_file = self.tables.iter().enumerate().flat_map(|(t, table)| {
+            table
+                .files
+                .iter()
+                .enumerate()
+                .map(move |(f, file)| (t, f, file))
+        });
+        let mut found: Vec<(usize, usize, String)> = futures::stream::iter(every_file)
+            .map(|(t, f, file)| async move {
+                let why = files::first_decode_error(&self.location.store, file).await;
+                why.map(|why| (t, f, why))
+            })
+            .buffer_unordered(4)
+            .filter_map(futures::future::ready)
+            .collect()
+            .await;
+        found.sort();
         found
     }
 
     /// Sets aside the files `find_undecodable_files` found: they leave their tables and are
     /// listed as skipped. A table left without a file is an error, as when opening the lake.
-    pub fn set_aside(&mut self, files: Vec<(usize, usize, String)>) -> Result<()> {
+    pub(crate) fn set_aside(&mut self, files: Vec<(usize, usize, String)>) -> Result<()> {
         for (t, f, why) in files.into_iter().rev() {
             let table = &mut self.tables[t];
             let file = table.files.remove(f);
@@ -232,7 +242,7 @@ impl Lake {
     }
 
     /// The error for a file that cannot be decoded, naming the table and the file.
-    pub fn undecodable_error(&self, (t, f, why): &(usize, usize, String)) -> HuntError {
+    pub(crate) fn undecodable_error(&self, (t, f, why): &(usize, usize, String)) -> HuntError {
         let table = &self.tables[*t];
         HuntError::File {
             table: table.table.name().into(),

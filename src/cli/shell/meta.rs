@@ -350,24 +350,22 @@ impl Shell {
     fn inherit_unset_flags(&self, matches: &ArgMatches, args: &mut DetectArgs) {
         let typed = |id: &str| matches.value_source(id) == Some(ValueSource::CommandLine);
         let (lake, session) = (&self.lake_args, &self.session_args);
-        if !typed("time_column") {
-            args.lake.time_column = lake.time_column.clone();
-        }
-        if !typed("skip_bad_files") {
-            args.lake.skip_bad_files = lake.skip_bad_files;
-        }
-        if !typed("memory_limit") {
-            args.session.memory_limit = session.memory_limit;
-        }
-        if !typed("materialize_budget") {
-            args.session.materialize_budget = session.materialize_budget;
-        }
-        if !typed("spill_dir") {
-            args.session.spill_dir = session.spill_dir.clone();
-        }
-        if !typed("threads") {
-            args.session.threads = session.threads;
-        }
+        let given = args.lake.time_column.take();
+        args.lake.time_column = given_or(typed("time_column"), given, &lake.time_column);
+        let given = args.lake.skip_bad_files;
+        args.lake.skip_bad_files = given_or(typed("skip_bad_files"), given, &lake.skip_bad_files);
+        let given = args.session.memory_limit;
+        args.session.memory_limit = given_or(typed("memory_limit"), given, &session.memory_limit);
+        let given = args.session.materialize_budget;
+        args.session.materialize_budget = given_or(
+            typed("materialize_budget"),
+            given,
+            &session.materialize_budget,
+        );
+        let given = args.session.spill_dir.take();
+        args.session.spill_dir = given_or(typed("spill_dir"), given, &session.spill_dir);
+        let given = args.session.threads;
+        args.session.threads = given_or(typed("threads"), given, &session.threads);
     }
 
     /// The rule's options for a `\detect`: each flag the user gave, else the shell's.
@@ -375,33 +373,30 @@ impl Shell {
         let typed = |id: &str| matches.value_source(id) == Some(ValueSource::CommandLine);
         let shell = &self.params.options;
         RuleOptions {
-            lookback: if typed("lookback") {
-                given.lookback
-            } else {
-                shell.lookback
-            },
-            threshold: if typed("threshold") {
-                given.threshold
-            } else {
-                shell.threshold
-            },
-            allowlist: if typed("allow") || typed("allowlist") {
-                given.allowlist
-            } else {
-                shell.allowlist.clone()
-            },
-            keep_empty_in_sets: if typed("drop_empty_in_sets") {
-                given.keep_empty_in_sets
-            } else {
-                shell.keep_empty_in_sets
-            },
-            null_keys_match: if typed("null_keys_match") {
-                given.null_keys_match
-            } else {
-                shell.null_keys_match
-            },
+            lookback: given_or(typed("lookback"), given.lookback, &shell.lookback),
+            threshold: given_or(typed("threshold"), given.threshold, &shell.threshold),
+            allowlist: given_or(
+                typed("allow") || typed("allowlist"),
+                given.allowlist,
+                &shell.allowlist,
+            ),
+            keep_empty_in_sets: given_or(
+                typed("drop_empty_in_sets"),
+                given.keep_empty_in_sets,
+                &shell.keep_empty_in_sets,
+            ),
+            null_keys_match: given_or(
+                typed("null_keys_match"),
+                given.null_keys_match,
+                &shell.null_keys_match,
+            ),
         }
     }
+}
+
+/// The value a flag was given on `\detect`'s line, else the shell's own.
+fn given_or<T: Clone>(typed: bool, given: T, shell: &T) -> T {
+    if typed { given } else { shell.clone() }
 }
 
 fn on_off(arg: &str, current: bool, command: &str) -> Result<bool> {
