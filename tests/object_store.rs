@@ -6,6 +6,8 @@
 //! Azurite is an npm package. The tests use `$HUNTLAKE_AZURITE` (the `azurite-blob` program) if
 //! set, else `~/.cache/huntlake-azurite`, installing it there with npm on first use.
 
+mod common;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -137,7 +139,7 @@ impl Azurite {
     fn upload(&self, container: &str, dir: &Path, prefix: &str) {
         let store = self.store(container);
         let runtime = tokio::runtime::Runtime::new().unwrap();
-        for path in files_below(dir) {
+        for path in common::walk(dir) {
             let relative = path
                 .strip_prefix(dir)
                 .unwrap()
@@ -168,19 +170,6 @@ fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
-}
-
-fn files_below(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            files.extend(files_below(&path));
-        } else {
-            files.push(path);
-        }
-    }
-    files
 }
 
 fn stdout_of(command: &mut Command) -> String {
