@@ -388,9 +388,10 @@ fn canonical(rows: Vec<Value>) -> Vec<String> {
     lines
 }
 
-/// Runs one lake with one set of switches: keyed == literal (checked by `run_both`) == model.
+/// Runs one lake with one set of switches: keyed == literal (checked by
+/// `run_keyed_and_literal`) == model.
 fn check(seed: u64, lake: &Lake, switches: Switches, seen: &mut Seen) {
-    let run = run_both(lake, &|r| switches.apply(r));
+    let run = run_keyed_and_literal(lake, &|r| switches.apply(r));
     let tables = model::Tables {
         process: lake.rows(Table::Process),
         network: lake.rows(Table::Network),

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use assert_cmd::Command;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
+use futures::StreamExt;
 use object_store::azure::MicrosoftAzureBuilder;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt};
@@ -291,4 +292,80 @@ fn a_missing_prefix_a_stopped_emulator_and_a_wrong_key_are_clear_errors() {
                 .and(predicate::str::contains("panicked").not()),
         );
     assert!(started.elapsed() < Duration::from_secs(90));
+}
+
+/// A cluster reads a lake in an object store: workers with the store's credentials in their
+/// environment give the single-process answer (and the run's scratch folder, in the same
+/// store, is gone after); a worker without them fails the query with an error naming the
+/// worker and the file it could not read.
+#[test]
+fn workers_read_the_lake_from_the_store_or_name_the_file_they_cannot_read() {
+    let azurite = Azurite::start();
+    azurite.create_container("lake");
+    azurite.upload("lake", &sample_lake(), "exports/sample");
+    let lake = "az://lake/exports/sample";
+    let local = stdout_of(
+        azurite
+            .huntlake()
+            .args(["detect", "--format", "ndjson", "--lake", lake]),
+    );
+    assert_eq!(local.lines().count(), 4);
+
+    let url = azurite.url();
+    let emulator = [
+        ("AZURE_STORAGE_USE_EMULATOR", "true"),
+        ("AZURITE_BLOB_STORAGE_URL", url.as_str()),
+    ];
+    let with: Vec<common::WorkerProcess> = (0..2)
+        .map(|_| common::WorkerProcess::start(&emulator, &[]))
+        .collect();
+    let list = |workers: &[common::WorkerProcess]| {
+        workers
+            .iter()
+            .map(|w| w.url.clone())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let spread = stdout_of(azurite.huntlake().args([
+        "detect",
+        "--format",
+        "ndjson",
+        "--lake",
+        lake,
+        "--workers",
+        &list(&with),
+    ]));
+    assert_eq!(spread, local);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let left: Vec<_> = runtime
+        .block_on(
+            azurite
+                .store("lake")
+                .list(Some(&ObjectPath::from("exports/sample/_huntlake")))
+                .collect::<Vec<_>>(),
+        )
+        .into_iter()
+        .collect();
+    assert!(left.is_empty(), "scratch left in the store: {left:?}");
+
+    let without: Vec<common::WorkerProcess> = (0..2)
+        .map(|_| common::WorkerProcess::start(&[], &[]))
+        .collect();
+    let output = azurite
+        .huntlake()
+        .args(["detect", "--lake", lake, "--workers", &list(&without)])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        without
+            .iter()
+            .any(|w| stderr.contains(&format!("worker {}", w.url))),
+        "the worker is named: {stderr}"
+    );
+    assert!(
+        stderr.contains("az://lake/exports/sample/Device") && stderr.contains(".parquet"),
+        "the file is named: {stderr}"
+    );
 }

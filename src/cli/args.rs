@@ -2,16 +2,17 @@
 //! session's resources. `detect`, `sql` and the shell's `\detect` flatten the same structs, so
 //! a flag has one spelling, one default and one meaning everywhere.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::Args;
 use clap::builder::PossibleValue;
 
-use crate::error::{HuntError, Result};
+use crate::error::Result;
 use crate::ingest::InputFormat;
 use crate::lake::LakeSource;
 use crate::output::Format;
 use crate::plan::SessionOptions;
+use crate::plan::cluster::{Cluster, TOKEN_VARIABLE};
 use crate::rule::{
     DEFAULT_LOOKBACK, DEFAULT_PARTITION_SLACK, DEFAULT_THRESHOLD, DetectRequest,
     MaterializeOptions, Plan, RuleOptions,
@@ -123,16 +124,36 @@ pub struct SessionArgs {
     /// Query threads (default: the number of cores).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
+
+    /// Plan and run across these huntlake workers (`huntlake worker`), comma-separated
+    /// host:port or http://host:port. The cluster token comes from HUNTLAKE_CLUSTER_TOKEN.
+    #[arg(
+        long,
+        value_name = "URL,...",
+        env = "HUNTLAKE_WORKERS",
+        value_delimiter = ','
+    )]
+    pub workers: Vec<String>,
+
+    /// With --workers: where the materialized rule steps go, a folder or object-store URL
+    /// every worker can read (default: the lake's _huntlake/scratch/; removed after the run).
+    #[arg(long, value_name = "PATH|URL")]
+    pub scratch: Option<String>,
 }
 
 impl SessionArgs {
-    pub fn session(&self) -> SessionOptions {
-        SessionOptions {
+    pub fn session(&self) -> Result<SessionOptions> {
+        let cluster = match self.workers.is_empty() {
+            true => None,
+            false => Some(Cluster::new(&self.workers, cluster_token())?),
+        };
+        Ok(SessionOptions {
             target_partitions: self.threads,
             memory_limit: self.memory_limit,
             spill_dir: self.spill_dir.clone(),
+            cluster,
             ..SessionOptions::default()
-        }
+        })
     }
 
     pub fn materialize(&self) -> MaterializeOptions {
@@ -214,7 +235,8 @@ impl DetectArgs {
             Plan::Keyed
         };
         request.materialize = self.session.materialize();
-        request.session = self.session.session();
+        request.session = self.session.session()?;
+        request.scratch = self.session.scratch.clone();
         let output = DetectOutput {
             format: self.format,
             output: self.output,
@@ -276,14 +298,8 @@ impl clap::ValueEnum for InputFormat {
     }
 }
 
-/// A usage error unless `path` is an existing folder (checked before a run touches anything).
-pub fn existing_folder(flag: &str, path: &Path) -> Result<()> {
-    if path.is_dir() {
-        Ok(())
-    } else {
-        Err(HuntError::usage(format!(
-            "{flag} {}: not an existing folder",
-            path.display()
-        )))
-    }
+/// The cluster's shared secret, from the environment (never from a flag: flags show in process
+/// lists).
+pub fn cluster_token() -> Option<String> {
+    std::env::var(TOKEN_VARIABLE).ok().filter(|t| !t.is_empty())
 }

@@ -9,6 +9,7 @@ mod ingest;
 mod progress;
 pub mod shell;
 mod table;
+mod worker;
 
 use std::process::ExitCode;
 
@@ -39,21 +40,27 @@ enum Command {
     /// Write a large synthetic Defender lake (for benchmarks), with planted rare services and a
     /// ground-truth manifest; or, with --sample, the sample lake built into huntlake.
     Generate(generate::GenerateArgs),
+    /// Serve one worker of a cluster: `detect --workers` and `sql --workers` run across them.
+    Worker(worker::WorkerArgs),
 }
 
 /// Runs the command line and returns the process's exit code: 0 on success, 1 for an error
 /// while running, 2 for a command line that is wrong.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match &cli.command {
+        Command::Worker(args) => worker::runtime(args),
+        _ => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build(),
+    };
+    let result = match runtime {
         Ok(runtime) => match cli.command {
             Command::Detect(args) => runtime.block_on(detect::run(args)),
             Command::Sql(args) => runtime.block_on(shell::run(args)),
             Command::Generate(args) => generate::run(args),
             Command::Ingest(args) => ingest::run(args),
+            Command::Worker(args) => runtime.block_on(worker::run(args)),
         },
         Err(e) => Err(HuntError::Io {
             context: "starting the runtime".into(),

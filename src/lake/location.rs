@@ -76,6 +76,69 @@ impl From<&PathBuf> for LakeSource {
     }
 }
 
+/// Where the sample lake's in-memory store is registered.
+pub const SAMPLE_STORE_URL: &str = "memory://huntlake-sample/";
+
+/// The sample lake's files in an in-memory object store.
+pub async fn embedded_sample_store() -> Result<Arc<dyn ObjectStore>> {
+    let store = InMemory::new();
+    let mut folders = vec![&SAMPLE_LAKE];
+    while let Some(folder) = folders.pop() {
+        folders.extend(folder.dirs());
+        for file in folder.files() {
+            let location = Path::from(file.path().to_string_lossy().as_ref());
+            store
+                .put(&location, bytes::Bytes::from_static(file.contents()).into())
+                .await
+                .map_err(|e| HuntError::Lake {
+                    root: LakeSource::EmbeddedSample.to_string(),
+                    message: e.to_string(),
+                })?;
+        }
+    }
+    Ok(Arc::new(store))
+}
+
+/// The object store behind a cloud URL (`az://`, `abfs[s]://`, `s3://`, `gs://`), with the
+/// credentials each cloud's builder reads from the environment. The error says what failed,
+/// for a message about the URL.
+pub fn cloud_store(url: &Url) -> std::result::Result<Arc<dyn ObjectStore>, String> {
+    let text = url.as_str();
+    let store: Arc<dyn ObjectStore> = match url.scheme() {
+        "az" | "azure" | "abfs" | "abfss" | "adl" => Arc::new(
+            MicrosoftAzureBuilder::from_env()
+                .with_url(text)
+                .with_client_options(client_options())
+                .with_retry(retry_config())
+                .build()
+                .map_err(|e| format!("cannot open Azure storage: {e}"))?,
+        ),
+        "s3" | "s3a" => Arc::new(
+            AmazonS3Builder::from_env()
+                .with_url(text)
+                .with_client_options(client_options())
+                .with_retry(retry_config())
+                .build()
+                .map_err(|e| format!("cannot open S3: {e}"))?,
+        ),
+        "gs" => Arc::new(
+            GoogleCloudStorageBuilder::from_env()
+                .with_url(text)
+                .with_client_options(client_options())
+                .with_retry(retry_config())
+                .build()
+                .map_err(|e| format!("cannot open Google Cloud Storage: {e}"))?,
+        ),
+        other => {
+            return Err(format!(
+                "unsupported URL scheme {other}://; expected a path, file://, az://, abfss://, \
+                 s3:// or gs://"
+            ));
+        }
+    };
+    Ok(store)
+}
+
 /// A lake root, opened.
 #[derive(Debug, Clone)]
 pub struct LakeLocation {
@@ -101,24 +164,9 @@ impl LakeLocation {
 
     /// The sample lake, from the bytes built into the binary, in an in-memory store.
     async fn embedded_sample() -> Result<LakeLocation> {
-        let store = InMemory::new();
-        let mut folders = vec![&SAMPLE_LAKE];
-        while let Some(folder) = folders.pop() {
-            folders.extend(folder.dirs());
-            for file in folder.files() {
-                let location = Path::from(file.path().to_string_lossy().as_ref());
-                store
-                    .put(&location, bytes::Bytes::from_static(file.contents()).into())
-                    .await
-                    .map_err(|e| HuntError::Lake {
-                        root: LakeSource::EmbeddedSample.to_string(),
-                        message: e.to_string(),
-                    })?;
-            }
-        }
         Ok(LakeLocation {
-            store: Arc::new(store),
-            store_url: Url::parse("memory://huntlake-sample/").expect("a valid URL"),
+            store: embedded_sample_store().await?,
+            store_url: Url::parse(SAMPLE_STORE_URL).expect("a valid URL"),
             prefix: Path::default(),
             display: LakeSource::EmbeddedSample.to_string(),
             local_root: None,
@@ -138,44 +186,13 @@ impl LakeLocation {
             // No scheme (or a Windows drive letter): a local path.
             _ => return Self::local(root, PathBuf::from(root)),
         };
-        let store: Arc<dyn ObjectStore> = match url.scheme() {
-            "file" => {
-                let path = url
-                    .to_file_path()
-                    .map_err(|()| bad("not a local file URL".into()))?;
-                return Self::local(root, path);
-            }
-            "az" | "azure" | "abfs" | "abfss" | "adl" => Arc::new(
-                MicrosoftAzureBuilder::from_env()
-                    .with_url(root)
-                    .with_client_options(client_options())
-                    .with_retry(retry_config())
-                    .build()
-                    .map_err(|e| bad(format!("cannot open Azure storage: {e}")))?,
-            ),
-            "s3" | "s3a" => Arc::new(
-                AmazonS3Builder::from_env()
-                    .with_url(root)
-                    .with_client_options(client_options())
-                    .with_retry(retry_config())
-                    .build()
-                    .map_err(|e| bad(format!("cannot open S3: {e}")))?,
-            ),
-            "gs" => Arc::new(
-                GoogleCloudStorageBuilder::from_env()
-                    .with_url(root)
-                    .with_client_options(client_options())
-                    .with_retry(retry_config())
-                    .build()
-                    .map_err(|e| bad(format!("cannot open Google Cloud Storage: {e}")))?,
-            ),
-            other => {
-                return Err(bad(format!(
-                    "unsupported URL scheme {other}://; expected a path, file://, az://, \
-                     abfss://, s3:// or gs://"
-                )));
-            }
-        };
+        if url.scheme() == "file" {
+            let path = url
+                .to_file_path()
+                .map_err(|()| bad("not a local file URL".into()))?;
+            return Self::local(root, path);
+        }
+        let store = cloud_store(&url).map_err(bad)?;
         let (store_url, prefix) = split_url(&url).map_err(bad)?;
         Ok(LakeLocation {
             store,
@@ -212,6 +229,11 @@ impl LakeLocation {
             display: root.to_string(),
             local_root: Some(path),
         })
+    }
+
+    /// The store's URL in DataFusion's registry (`scheme://authority/`).
+    pub fn store_url(&self) -> &Url {
+        &self.store_url
     }
 
     pub fn is_local(&self) -> bool {

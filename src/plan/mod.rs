@@ -1,8 +1,10 @@
 //! How huntlake plans and runs a query: the DataFusion session (functions, memory pool, spill
 //! folder, case-insensitive table names), the physical optimizer rules that make Parquet scans
-//! of the Kusto views fast, and the scans' progress read from a running plan.
+//! of the Kusto views fast, the scans' progress read from a running plan, and running the plan
+//! across a cluster of workers.
 
 pub(crate) mod catalog;
+pub mod cluster;
 pub(crate) mod progress;
 mod rewrite;
 pub(crate) mod scan_order;

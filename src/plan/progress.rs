@@ -50,13 +50,13 @@ impl ScanProgress {
         });
     }
 
-    /// The running plan has finished.
-    pub fn finish(&self) {
+    /// The running plan has finished; `executed` is it with its final metrics (for a
+    /// distributed plan, with those its workers sent back).
+    pub fn finish(&self, executed: &Arc<dyn ExecutionPlan>) {
         self.with_state(|s| {
-            if let Some(plan) = s.running.take() {
-                s.finished_files += metric_sum(plan.as_ref(), "files_processed");
-                s.finished_bytes += metric_sum(plan.as_ref(), "bytes_scanned");
-            }
+            s.running = None;
+            s.finished_files += metric_sum(executed.as_ref(), "files_processed");
+            s.finished_bytes += metric_sum(executed.as_ref(), "bytes_scanned");
         });
     }
 

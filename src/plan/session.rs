@@ -18,6 +18,10 @@ use crate::functions;
 
 #[derive(Debug, Clone, Default)]
 pub struct SessionOptions {
+    /// Plan and run across these workers (datafusion-distributed), instead of in this process.
+    pub cluster: Option<super::cluster::Cluster>,
+    /// Kusto's `now()` of the KQL functions, sent to the workers with each task.
+    pub as_of: Option<i64>,
     /// Worker threads for query execution (default: the number of cores).
     pub target_partitions: Option<usize>,
     /// The memory the query may use, in bytes; operators that can spill (sorts, aggregations)
@@ -65,6 +69,32 @@ pub fn new_session(options: &SessionOptions) -> Result<SessionContext> {
     if let Some(n) = options.target_partitions {
         config = config.with_target_partitions(n.max(1));
     }
+    let runtime = runtime_builder(options)?
+        .build_arc()
+        .context("creating the runtime")?;
+    let mut state = SessionStateBuilder::new()
+        .with_config(config)
+        .with_runtime_env(runtime)
+        .with_default_features()
+        .with_physical_optimizer_rule(Arc::new(MembershipFiltersFirst))
+        .with_physical_optimizer_rule(Arc::new(WindowPruning));
+    if options.kusto_substring
+        && let Some(planners) = state.expr_planners()
+    {
+        planners.insert(0, Arc::new(functions::kql::text::KustoSubstringPlanner));
+    }
+    if let Some(cluster) = &options.cluster {
+        state = cluster.configure(state, super::cluster::WorkerSettings::new(options.as_of))?;
+    }
+    let state = state.build();
+    let ctx = SessionContext::new_with_state(state);
+    functions::register_all(&ctx);
+    super::catalog::install(&ctx);
+    Ok(ctx)
+}
+
+/// The runtime of a session's queries: the memory pool (with its limit) and the spill folder.
+pub fn runtime_builder(options: &SessionOptions) -> Result<RuntimeEnvBuilder> {
     let mut runtime = RuntimeEnvBuilder::new();
     if let Some(limit) = options.memory_limit {
         // Fair shares, so that several spilling operators each get a part; the tracking
@@ -83,21 +113,5 @@ pub fn new_session(options: &SessionOptions) -> Result<SessionContext> {
         }
         runtime = runtime.with_temp_file_path(dir);
     }
-    let runtime = runtime.build_arc().context("creating the runtime")?;
-    let mut state = SessionStateBuilder::new()
-        .with_config(config)
-        .with_runtime_env(runtime)
-        .with_default_features()
-        .with_physical_optimizer_rule(Arc::new(MembershipFiltersFirst))
-        .with_physical_optimizer_rule(Arc::new(WindowPruning));
-    if options.kusto_substring
-        && let Some(planners) = state.expr_planners()
-    {
-        planners.insert(0, Arc::new(functions::kql::text::KustoSubstringPlanner));
-    }
-    let state = state.build();
-    let ctx = SessionContext::new_with_state(state);
-    functions::register_all(&ctx);
-    super::catalog::install(&ctx);
-    Ok(ctx)
+    Ok(runtime)
 }

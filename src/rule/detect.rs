@@ -1,5 +1,6 @@
 //! A detection from start to end: open the lake, run the rule, say what was read.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use datafusion::arrow::record_batch::RecordBatch;
@@ -7,6 +8,7 @@ use datafusion::arrow::record_batch::RecordBatch;
 use crate::error::{HuntError, Result};
 use crate::lake::{Lake, LakeOptions, LakeSource};
 use crate::plan::{ScanProgress, SessionOptions, new_session};
+use crate::rule::scratch::Scratch;
 use crate::rule::{
     self, DEFAULT_PARTITION_SLACK, MaterializeOptions, Plan, RuleOptions, RuleParams,
 };
@@ -26,6 +28,8 @@ pub struct DetectRequest {
     /// Run with a table whose folder is missing as an empty table (with a note), instead of
     /// failing.
     pub allow_missing_tables: bool,
+    /// On a cluster: where the materialized steps go (default: below the lake).
+    pub scratch: Option<String>,
     /// Partition pruning: files in time partitions ending more than this before the window
     /// are not opened. `None`: every file is opened.
     pub partition_slack: Option<i64>,
@@ -45,6 +49,7 @@ impl DetectRequest {
             time_column: None,
             skip_bad_files: false,
             allow_missing_tables: false,
+            scratch: None,
             partition_slack: Some(
                 parse_span(DEFAULT_PARTITION_SLACK).expect("a valid default partition slack"),
             ),
@@ -68,6 +73,8 @@ pub struct Detection {
     pub plans: Vec<(String, String)>,
     /// Bytes the scans read from the lake's files.
     pub bytes_read: u64,
+    /// On a cluster: how many workers took part, and the bytes that moved between processes.
+    pub cluster: Option<(usize, u64)>,
     pub elapsed: std::time::Duration,
 }
 
@@ -136,8 +143,19 @@ impl Detection {
             1 => "; the result excludes the 1 skipped file".to_string(),
             n => format!("; the result excludes the {n} skipped files"),
         };
+        let cluster = match self.cluster {
+            // datafusion-distributed splits a plan into tasks for two workers or more; with
+            // one, the planner runs it whole.
+            Some((0, _)) => "; run in this process (one worker: nothing to split)".to_string(),
+            Some((workers, moved)) => format!(
+                "; on {workers} worker{}, {} moved between processes",
+                if workers == 1 { "" } else { "s" },
+                human_bytes(moved)
+            ),
+            None => String::new(),
+        };
         format!(
-            "{skipped}huntlake: scanned {scanned}{pruned}; read {} of Parquet{services}{excluded}; \
+            "{skipped}huntlake: scanned {scanned}{pruned}; read {} of Parquet{services}{excluded}{cluster}; \
              {rows} detection{} in {:.2} s (as of {}, lookback {})",
             human_bytes(self.bytes_read),
             if rows == 1 { "" } else { "s" },
@@ -152,6 +170,9 @@ impl Detection {
 pub async fn detect(request: &DetectRequest, notes: &mut dyn FnMut(&str)) -> Result<Detection> {
     let started = Instant::now();
     let now = now_nanos();
+    if let Some(cluster) = &request.session.cluster {
+        cluster.check_workers().await?;
+    }
     let mut lake = Lake::open(&request.lake, &lake_options(request, now)).await?;
     for note in &lake.notes {
         notes(note);
@@ -199,8 +220,19 @@ pub async fn detect(request: &DetectRequest, notes: &mut dyn FnMut(&str)) -> Res
             String::new(),
         ))
         .chain(run.plans)
+        .chain(request.session.cluster.as_ref().map(|cluster| {
+            (
+                format!("workers ({} taking part)", cluster.workers_used()),
+                cluster.routes().join("\n"),
+            )
+        }))
         .collect(),
         bytes_read: request.progress.bytes_read(),
+        cluster: request
+            .session
+            .cluster
+            .as_ref()
+            .map(|c| (c.workers_used(), run.bytes_moved)),
         elapsed: started.elapsed(),
     })
 }
@@ -230,14 +262,34 @@ async fn run_rule(
     request
         .progress
         .set_total_files(lake.tables.iter().map(|t| t.files.len() as u64).sum());
-    rule::run(
-        &ctx,
-        params,
-        request.plan,
-        &request.materialize,
-        &request.progress,
-    )
-    .await
+    if request.session.cluster.is_none() {
+        return rule::run(
+            &ctx,
+            params,
+            request.plan,
+            &request.materialize,
+            &request.progress,
+        )
+        .await;
+    }
+    // On a cluster the materialized steps go to a scratch folder every worker reads, removed
+    // when the run ends, whether it succeeded or not.
+    let run_id = format!("{:x}-{}", now_nanos(), std::process::id());
+    let scratch = Arc::new(Scratch::new(
+        request.scratch.as_deref(),
+        &lake.location,
+        &run_id,
+    )?);
+    scratch.register(&ctx);
+    let materialize = MaterializeOptions {
+        scratch: Some(Arc::clone(&scratch)),
+        ..request.materialize.clone()
+    };
+    let run = rule::run(&ctx, params, request.plan, &materialize, &request.progress).await;
+    let removed = scratch.remove().await;
+    let run = run?;
+    removed?;
+    Ok(run)
 }
 
 /// Whether a query failed decoding a Parquet file (as opposed to planning, memory, or I/O).

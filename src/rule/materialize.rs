@@ -22,6 +22,7 @@ use futures::StreamExt;
 
 use crate::error::{HuntError, QueryContext, Result};
 use crate::plan::ScanProgress;
+use crate::plan::cluster::with_worker_metrics;
 
 #[derive(Debug, Clone)]
 pub struct MaterializeOptions {
@@ -32,6 +33,8 @@ pub struct MaterializeOptions {
     /// Hold strings in memory as dictionaries (smaller; the table's schema then depends on
     /// whether it spilled). Off, the table keeps the query's own types.
     pub dictionary_strings: bool,
+    /// A distributed run's scratch folder: the rows are written there as Parquet instead.
+    pub scratch: Option<Arc<super::scratch::Scratch>>,
 }
 
 /// The materialized steps' memory when neither a budget nor a memory limit is given.
@@ -58,6 +61,7 @@ impl MaterializeOptions {
                 .unwrap_or(DEFAULT_MEMORY_BUDGET),
             spill_dir,
             dictionary_strings: true,
+            scratch: None,
         }
     }
 }
@@ -112,6 +116,20 @@ pub async fn materialize_table(
     let plan = df.create_physical_plan().await.context(what.clone())?;
     progress.start(name, &plan);
     let mut stream = execute_stream(Arc::clone(&plan), task).context(what.clone())?;
+    if let Some(scratch) = &options.scratch {
+        // A distributed run: the rows go where every worker can read them.
+        let (table, rows) = scratch.write(name, stream, &plain).await?;
+        let plan = with_worker_metrics(plan).await?;
+        progress.finish(&plan);
+        let materialized = Materialized {
+            rows,
+            spilled: false,
+            plan,
+            _spill: None,
+            _reservation: None,
+        };
+        return Ok((table, materialized));
+    }
     let reservation = MemoryConsumer::new(format!("materialized {name}"))
         .register(&ctx.runtime_env().memory_pool);
 
@@ -146,7 +164,8 @@ pub async fn materialize_table(
         spill = Some(new_spill);
     }
 
-    progress.finish();
+    let plan = with_worker_metrics(plan).await?;
+    progress.finish(&plan);
     match spill {
         None => {
             let partitions = split_partitions(kept, ctx.copied_config().target_partitions());

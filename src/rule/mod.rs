@@ -3,6 +3,7 @@
 
 pub mod detect;
 pub mod materialize;
+pub mod scratch;
 pub mod steps;
 
 use datafusion::arrow::array::{ArrayRef, ListArray, StringArray};
@@ -11,7 +12,6 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::TableReference;
 use datafusion::common::{DataFusionError, ParamValues, ScalarValue};
-use datafusion::physical_plan::display::DisplayableExecutionPlan;
 use datafusion::physical_plan::{ExecutionPlan, collect};
 use datafusion::prelude::{DataFrame, SessionContext, ident};
 use std::sync::Arc;
@@ -191,6 +191,8 @@ pub struct RuleRun {
     pub _rare: Option<Materialized>,
     /// Each step's physical plan with its run metrics, as `EXPLAIN ANALYZE` prints them.
     pub plans: Vec<(String, String)>,
+    /// On a cluster: the bytes that crossed between processes.
+    pub bytes_moved: u64,
 }
 
 /// Runs the rule on the tables registered in `ctx`.
@@ -225,11 +227,16 @@ pub async fn run(
                 step_report(RARE_SERVICES.name, rare_done - services_done, &rare.plan),
                 step_report(DETECTION.name, started.elapsed() - rare_done, &detect_plan),
             ];
+            let bytes_moved = [&materialized.plan, &rare.plan, &detect_plan]
+                .into_iter()
+                .map(crate::plan::cluster::bytes_moved)
+                .sum();
             Ok(RuleRun {
                 batches,
                 materialized: Some(materialized),
                 _rare: Some(rare),
                 plans,
+                bytes_moved,
             })
         }
         Plan::Literal => {
@@ -247,6 +254,7 @@ pub async fn run(
                 batches,
                 materialized: None,
                 _rare: None,
+                bytes_moved: crate::plan::cluster::bytes_moved(&plan),
                 plans: vec![step_report(LITERAL.name, started.elapsed(), &plan)],
             })
         }
@@ -315,9 +323,7 @@ fn plain_strings(batch: &RecordBatch) -> datafusion::common::Result<RecordBatch>
 fn step_report(step: &str, took: Duration, plan: &Arc<dyn ExecutionPlan>) -> (String, String) {
     (
         format!("{step} ({:.3} s)", took.as_secs_f64()),
-        DisplayableExecutionPlan::with_metrics(plan.as_ref())
-            .indent(true)
-            .to_string(),
+        crate::plan::cluster::display(plan),
     )
 }
 
@@ -334,7 +340,8 @@ async fn collect_with_schema(
     let plan = df.create_physical_plan().await.context(what)?;
     progress.start(step, &plan);
     let mut batches = collect(Arc::clone(&plan), task).await.context(what)?;
-    progress.finish();
+    let plan = crate::plan::cluster::with_worker_metrics(plan).await?;
+    progress.finish(&plan);
     batches.retain(|b| b.num_rows() > 0);
     if batches.is_empty() {
         batches.push(RecordBatch::new_empty(schema));

@@ -14,8 +14,12 @@
 pub mod model;
 
 use std::cell::{Cell, RefCell};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
 use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use datafusion::arrow::array::{
     ArrayRef, DictionaryArray, Int32Array, Int64Array, LargeStringArray, StringArray,
@@ -816,8 +820,127 @@ pub fn run_plan(lake: &Path, plan: Plan, configure: &dyn Fn(&mut DetectRequest))
 }
 
 /// Runs the keyed plan and the literal plan (the KQL's own join structure) on the lake at
-/// `path`, asserts they give the same lines in the same order, and returns the keyed run.
+/// `path`, and the keyed plan again across three workers ([`local_cluster`]); asserts all give
+/// the same lines in the same order, and returns the keyed run.
 pub fn run_both_at(path: &Path, configure: &dyn Fn(&mut DetectRequest)) -> Run {
+    let keyed = run_keyed_and_literal_at(path, configure);
+    let distributed = run_plan(path, Plan::Keyed, &|request| {
+        configure(request);
+        request.session.cluster = Some(local_cluster());
+    });
+    assert_eq!(
+        keyed.lines,
+        distributed.lines,
+        "one process and three workers disagree on {}",
+        path.display()
+    );
+    keyed
+}
+
+/// A `huntlake worker` child process, killed when dropped.
+pub struct WorkerProcess {
+    pub child: Child,
+    pub url: String,
+    /// The lines it logged so far (read on a thread of its own).
+    log: mpsc::Receiver<String>,
+}
+
+impl WorkerProcess {
+    /// Starts a worker on a port the system chooses, with `env` set and `args` added.
+    pub fn start(env: &[(&str, &str)], args: &[&str]) -> WorkerProcess {
+        let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("huntlake"));
+        command
+            .args(["worker", "--listen", "127.0.0.1:0", "--threads", "1"])
+            .args(args)
+            .env_remove("HUNTLAKE_CLUSTER_TOKEN")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let mut child = command.spawn().unwrap();
+        let stderr = BufReader::new(child.stderr.take().unwrap());
+        let (lines, log) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in stderr.lines().map_while(Result::ok) {
+                if lines.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let first = log
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the worker says where it listens");
+        let url = first
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_else(|| panic!("no address in {first:?}"))
+            .to_string();
+        WorkerProcess { child, url, log }
+    }
+
+    /// The lines logged so far.
+    pub fn lines(&self) -> Vec<String> {
+        self.log.try_iter().collect()
+    }
+
+    /// Waits for a line containing `text`.
+    pub fn wait_for(&self, text: &str, within: Duration) -> String {
+        let deadline = Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.log.recv_timeout(left) {
+                Ok(line) if line.contains(text) => return line,
+                Ok(_) => {}
+                Err(_) => panic!("the worker logged no {text:?} within {within:?}"),
+            }
+        }
+    }
+}
+
+impl Drop for WorkerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Three huntlake workers served by this test process on 127.0.0.1 (ports the system
+/// chose), started on first use and shared by the process's tests.
+pub fn local_cluster() -> huntlake::Cluster {
+    static WORKERS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let workers = WORKERS.get_or_init(|| {
+        let (ready, addresses) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            runtime().block_on(async move {
+                let mut served = Vec::new();
+                for _ in 0..3 {
+                    let ready = ready.clone();
+                    let options = huntlake::WorkerOptions {
+                        listen: "127.0.0.1:0".parse().unwrap(),
+                        token: None,
+                        session: huntlake::SessionOptions::default(),
+                        log: Arc::new(|_: &str| {}),
+                        log_plans: false,
+                        version: huntlake::cluster_version().to_string(),
+                    };
+                    served.push(tokio::spawn(huntlake::serve_worker(
+                        options,
+                        move |address| ready.send(format!("http://{address}")).unwrap(),
+                    )));
+                }
+                for worker in served {
+                    worker.await.unwrap().unwrap();
+                }
+            })
+        });
+        (0..3).map(|_| addresses.recv().unwrap()).collect()
+    });
+    huntlake::Cluster::new(workers, None).unwrap()
+}
+
+/// The keyed plan and the literal plan on the lake at `path`, asserted equal: the keyed run.
+pub fn run_keyed_and_literal_at(path: &Path, configure: &dyn Fn(&mut DetectRequest)) -> Run {
     let keyed = run_plan(path, Plan::Keyed, configure);
     let literal = run_plan(path, Plan::Literal, configure);
     assert_eq!(
@@ -833,6 +956,12 @@ pub fn run_both_at(path: &Path, configure: &dyn Fn(&mut DetectRequest)) -> Run {
 pub fn run_both(lake: &Lake, configure: &dyn Fn(&mut DetectRequest)) -> Run {
     lake.fill_empty_tables();
     run_both_at(lake.path(), configure)
+}
+
+/// [`run_keyed_and_literal_at`] on a test lake (the random lakes, too many to run three ways).
+pub fn run_keyed_and_literal(lake: &Lake, configure: &dyn Fn(&mut DetectRequest)) -> Run {
+    lake.fill_empty_tables();
+    run_keyed_and_literal_at(lake.path(), configure)
 }
 
 /// The detections of `lake` with the default parameters, as JSON objects (both plans checked).

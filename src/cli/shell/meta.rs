@@ -366,6 +366,10 @@ impl Shell {
         args.session.spill_dir = given_or(typed("spill_dir"), given, &session.spill_dir);
         let given = args.session.threads;
         args.session.threads = given_or(typed("threads"), given, &session.threads);
+        let given = std::mem::take(&mut args.session.workers);
+        args.session.workers = given_or(typed("workers"), given, &session.workers);
+        let given = args.session.scratch.take();
+        args.session.scratch = given_or(typed("scratch"), given, &session.scratch);
     }
 
     /// The rule's options for a `\detect`: each flag the user gave, else the shell's.

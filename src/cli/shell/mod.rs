@@ -113,12 +113,14 @@ impl Shell {
             ));
         }
         let options = args.rule.options()?;
-        let session = SessionOptions {
+        let mut session = SessionOptions {
             information_schema: true,
             kusto_substring: !args.sql_substring,
-            ..args.session.session()
+            ..args.session.session()?
         };
-        let ctx = new_session(&session)?;
+        if let Some(cluster) = &session.cluster {
+            cluster.check_workers().await?;
+        }
         let lake_source = args.lake.source();
         let lake = Lake::open(
             &lake_source,
@@ -140,9 +142,11 @@ impl Shell {
                 skipped.table, skipped.file, skipped.reason
             );
         }
-        lake.register(&ctx).await?;
         // Kusto's now(): the one given or the lake's; else each query's start (see ago()).
         let fixed_now = args.lake.as_of.or(lake.reference_time);
+        session.as_of = fixed_now;
+        let ctx = new_session(&session)?;
+        lake.register(&ctx).await?;
         crate::functions::register_kql(&ctx, fixed_now);
         let params = RuleParams::new(fixed_now.unwrap_or_else(now_nanos), options);
         let steps = steps::register_steps(&ctx, &params, &args.session.materialize()).await?;
