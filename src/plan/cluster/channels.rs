@@ -79,9 +79,7 @@ impl ClusterChannels {
                 .unwrap_or_else(PoisonError::into_inner);
             Arc::clone(channels.entry(url.clone()).or_default())
         };
-        cell.get_or_try_init(|| self.connect(url))
-            .await
-            .map(BoxCloneSyncChannel::clone)
+        cell.get_or_try_init(|| self.connect(url)).await.cloned()
     }
 
     async fn connect(&self, url: &Url) -> Result<BoxCloneSyncChannel> {

@@ -13,12 +13,15 @@ use datafusion_distributed::{
 };
 use url::Url;
 
+/// One stage's routing: its head node, and the worker of each task.
+type Route = (String, Vec<Url>);
+
 #[derive(Debug, Clone)]
 pub(super) struct RoundRobin {
     workers: Vec<Url>,
     next: Arc<AtomicUsize>,
-    /// (the stage's head node, the worker of each task), in the order they were routed.
-    routed: Arc<Mutex<Vec<(String, Vec<Url>)>>>,
+    /// The stages routed so far, in order.
+    routed: Arc<Mutex<Vec<Route>>>,
 }
 
 impl RoundRobin {
@@ -30,7 +33,7 @@ impl RoundRobin {
         }
     }
 
-    fn routed(&self) -> std::sync::MutexGuard<'_, Vec<(String, Vec<Url>)>> {
+    fn routed(&self) -> std::sync::MutexGuard<'_, Vec<Route>> {
         self.routed.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
