@@ -42,8 +42,16 @@ def timed(cmd, out_file=None):
 
 
 def canonical(path):
+    """The rule's rows of an NDJSON file, comparable across engines (huntlake's own AlertId
+    column left out: DuckDB's SQL does not compute it)."""
+    rows = []
     with open(path) as f:
-        return sorted(json.dumps(json.loads(line), sort_keys=True) for line in f if line.strip())
+        for line in f:
+            if line.strip():
+                row = json.loads(line)
+                row.pop("AlertId", None)
+                rows.append(json.dumps(row, sort_keys=True))
+    return sorted(rows)
 
 
 def main():

@@ -27,7 +27,9 @@ instances AS (
         make_set(g.StartedChildProcess, 100000)
             FILTER (WHERE $keep_empty OR g.StartedChildProcess <> '') AS ChildProcesses,
         make_set(g.StartedChildProcessCmdline, 100000)
-            FILTER (WHERE $keep_empty OR g.StartedChildProcessCmdline <> '') AS ChildCommandlines
+            FILTER (WHERE $keep_empty OR g.StartedChildProcessCmdline <> '') AS ChildCommandlines,
+        min(g.TimeGenerated) AS FirstEvent,
+        max(g.TimeGenerated) AS LastEvent
     FROM GetServices g
     JOIN RareServices r ON g.ServiceProcess = r.ServiceProcess AND g.DeviceName = r.DeviceName
     GROUP BY
@@ -46,7 +48,9 @@ network AS (
         make_set(e.RemoteIP, 100000)
             FILTER (WHERE $keep_empty OR e.RemoteIP <> '') AS ConnectedAddresses,
         make_set(e.RemoteUrl, 100000)
-            FILTER (WHERE $keep_empty OR e.RemoteUrl <> '') AS ConnectedUrls
+            FILTER (WHERE $keep_empty OR e.RemoteUrl <> '') AS ConnectedUrls,
+        min(e.TimeGenerated) AS FirstEvent,
+        max(e.TimeGenerated) AS LastEvent
     FROM DeviceNetworkEvents e
     WHERE in_exact(e.InitiatingProcessFileName, $rare_services)
       AND e.TimeGenerated > $since
@@ -76,7 +80,9 @@ files AS (
         make_set(e.FolderPath, 100000)
             FILTER (WHERE $keep_empty OR e.FolderPath <> '') AS FileModFolderPath,
         make_set(e.SHA1, 100000)
-            FILTER (WHERE $keep_empty OR e.SHA1 <> '') AS FileModHA1s
+            FILTER (WHERE $keep_empty OR e.SHA1 <> '') AS FileModHA1s,
+        min(e.TimeGenerated) AS FirstEvent,
+        max(e.TimeGenerated) AS LastEvent
     FROM DeviceFileEvents e
     WHERE in_exact(e.InitiatingProcessFileName, $rare_services)
       AND e.TimeGenerated > $since
@@ -104,7 +110,9 @@ images AS (
         make_set(e.FileName, 100000)
             FILTER (WHERE $keep_empty OR e.FileName <> '') AS DLLsLoaded,
         make_set(e.SHA1, 100000)
-            FILTER (WHERE $keep_empty OR e.SHA1 <> '') AS DLLSHA1
+            FILTER (WHERE $keep_empty OR e.SHA1 <> '') AS DLLSHA1,
+        min(e.TimeGenerated) AS FirstEvent,
+        max(e.TimeGenerated) AS LastEvent
     FROM DeviceImageLoadEvents e
     WHERE in_exact(e.InitiatingProcessFileName, $rare_services)
       AND e.TimeGenerated > $since
@@ -134,7 +142,12 @@ SELECT
     coalesce(m.DLLsLoaded, $unmatched)         AS DLLsLoaded,
     coalesce(m.DLLSHA1, $unmatched)            AS DLLSHA1,
     host_name(i.DeviceName)                    AS HostName,
-    dns_domain(i.DeviceName)                   AS DnsDomain
+    dns_domain(i.DeviceName)                   AS DnsDomain,
+    -- huntlake's additions after the rule's 18 columns: the first and last TimeGenerated of
+    -- the events behind the instance (its launches, connections, file writes, image loads),
+    -- the alert's StartTime and EndTime.
+    least(i.FirstEvent, n.FirstEvent, f.FirstEvent, m.FirstEvent)   AS FirstEventTime,
+    greatest(i.LastEvent, n.LastEvent, f.LastEvent, m.LastEvent)    AS LastEventTime
 FROM instances i
 LEFT JOIN network n
     ON  (i.DeviceName IS NOT DISTINCT FROM n.DeviceName)

@@ -15,9 +15,11 @@
 --                        at the top, as ago() is
 --             $allowlist the allowlisted service names (in~: whole name, ASCII case folded)
 --
--- The KQL also projects TimeGenerated and StartedChildProcessSHA1, which nothing downstream
--- reads; they are left out here to keep the materialized table small.
+-- The KQL also projects StartedChildProcessSHA1, which nothing downstream reads; it is left
+-- out here to keep the materialized table small. TimeGenerated stays: the detection reports
+-- the first and last event time of each instance.
 SELECT
+    TimeGenerated,
     DeviceName,
     InitiatingProcessFileName     AS ServiceProcess,
     InitiatingProcessCommandLine  AS ServiceProcessCmdline,

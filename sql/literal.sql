@@ -92,6 +92,8 @@ joined AS (
         l.DeviceName, l.ServiceProcess, l.ServiceProcessCmdline, l.ServiceProcessCreationTime,
         l.ServiceProcessID, l.ServiceProcessUser, l.ServiceProcessSHA1,
         l.StartedChildProcess, l.StartedChildProcessCmdline,
+        least(l.TimeGenerated, n.TimeGenerated, f.TimeGenerated, m.TimeGenerated)    AS FirstEvent,
+        greatest(l.TimeGenerated, n.TimeGenerated, f.TimeGenerated, m.TimeGenerated) AS LastEvent,
         coalesce(n.RemoteIP, '')         AS RemoteIP,
         coalesce(n.RemoteUrl, '')        AS RemoteUrl,
         coalesce(f.ModifiedFile, '')     AS ModifiedFile,
@@ -138,7 +140,11 @@ SELECT
     make_set(LoadedDLL, 100000) FILTER (WHERE $keep_empty OR LoadedDLL <> '') AS DLLsLoaded,
     make_set(LoadedDLLSHA1, 100000) FILTER (WHERE $keep_empty OR LoadedDLLSHA1 <> '') AS DLLSHA1,
     host_name(DeviceName)  AS HostName,
-    dns_domain(DeviceName) AS DnsDomain
+    dns_domain(DeviceName) AS DnsDomain,
+    -- huntlake's additions after the rule's 18 columns: the first and last TimeGenerated of
+    -- the events behind the instance.
+    min(FirstEvent) AS FirstEventTime,
+    max(LastEvent)  AS LastEventTime
 FROM joined
 GROUP BY
     DeviceName, ServiceProcess, ServiceProcessCmdline, ServiceProcessCreationTime,

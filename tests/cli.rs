@@ -15,11 +15,11 @@ use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use predicates::prelude::*;
 use serde_json::{Value, json};
 
-/// The 18 output columns, in order.
+/// The rule's 18 output columns, in order, then huntlake's AlertId.
 const HEADER: &str = "DeviceName,ServiceProcess,ServiceProcessCmdline,ServiceProcessCreationTime,\
 ServiceProcessID,ServiceProcessUser,ServiceProcessSHA1,ConnectedAddresses,ConnectedUrls,\
 FilesModified,FileModFolderPath,FileModHA1s,ChildProcesses,ChildCommandlines,DLLsLoaded,DLLSHA1,\
-HostName,DnsDomain";
+HostName,DnsDomain,AlertId";
 
 /// `huntlake detect --lake LAKE --as-of AS_OF`.
 fn detect(lake: &Path) -> Command {
@@ -67,7 +67,7 @@ const OTHER_LINE: &str = concat!(
     r#""ConnectedAddresses":[""],"ConnectedUrls":[""],"FilesModified":[""],"#,
     r#""FileModFolderPath":[""],"FileModHA1s":[""],"ChildProcesses":["x.exe"],"#,
     r#""ChildCommandlines":["x.exe /c whoami"],"DLLsLoaded":[""],"DLLSHA1":[""],"#,
-    r#""HostName":"db2","DnsDomain":""}"#
+    r#""HostName":"db2","DnsDomain":"","AlertId":"2c8b946b-b44f-595e-b42f-a8e87f1e54b6"}"#
 );
 
 const RARE_LINE: &str = concat!(
@@ -79,7 +79,8 @@ const RARE_LINE: &str = concat!(
     r#""FilesModified":["drop.txt"],"FileModFolderPath":["C:\\ProgramData\\drop.txt"],"#,
     r#""FileModHA1s":["sha1-of-drop.txt"],"ChildProcesses":["cmd.exe","net.exe"],"#,
     r#""ChildCommandlines":["cmd.exe /c whoami","net.exe /c whoami"],"DLLsLoaded":[""],"#,
-    r#""DLLSHA1":[""],"HostName":"ws1","DnsDomain":"corp.example"}"#
+    r#""DLLSHA1":[""],"HostName":"ws1","DnsDomain":"corp.example","#,
+    r#""AlertId":"26d84153-d389-5049-b706-4e54ffdf318b"}"#
 );
 
 fn stdout_of(command: &mut Command) -> String {
@@ -123,13 +124,13 @@ fn json_is_an_array_of_the_same_objects() {
 }
 
 #[test]
-fn csv_has_the_18_columns_and_sets_as_json_text() {
+fn csv_has_the_18_columns_the_alert_id_and_sets_as_json_text() {
     let lake = small_lake();
     let stdout = stdout_of(detect(lake.path()).args(["--format", "csv"]));
     assert_eq!(stdout.lines().next(), Some(HEADER));
     let mut reader = csv::Reader::from_reader(stdout.as_bytes());
     let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
-    assert_eq!(header.len(), 18);
+    assert_eq!(header.len(), 19);
     let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
     assert_eq!(records.len(), 2);
     let expected = ndjson_rows(&format!("{OTHER_LINE}\n{RARE_LINE}\n"));

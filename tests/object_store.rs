@@ -369,3 +369,76 @@ fn workers_read_the_lake_from_the_store_or_name_the_file_they_cannot_read() {
         "the file is named: {stderr}"
     );
 }
+
+/// The state of daily runs in the store: the second run reports nothing new; a commit that
+/// finds another run's generation fails cleanly, leaving the manifest, the other run's file and
+/// no output.
+#[test]
+fn the_state_lives_in_the_store_and_a_run_that_loses_the_race_changes_nothing() {
+    let azurite = Azurite::start();
+    azurite.create_container("lake");
+    azurite.upload("lake", &sample_lake(), "exports/sample");
+    let run = |output: Option<&Path>| {
+        let mut command = azurite.huntlake();
+        command.args([
+            "detect",
+            "--lake",
+            "az://lake/exports/sample",
+            "--state",
+            "az://lake/state",
+            "--new-only",
+            "--format",
+            "ocsf",
+        ]);
+        if let Some(path) = output {
+            command.arg("--output").arg(path);
+        }
+        command.output().unwrap()
+    };
+    let first = run(None);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&first.stdout).lines().count(), 4);
+    let second = run(None);
+    assert!(second.status.success());
+    assert_eq!(second.stdout, b"", "nothing new on the second run");
+
+    let store = azurite.store("lake");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let read = |path: &str| {
+        runtime.block_on(async {
+            store
+                .get(&ObjectPath::from(path))
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap()
+        })
+    };
+    let manifest = read("state/state.json");
+    let text = String::from_utf8(manifest.to_vec()).unwrap();
+    assert!(text.contains("\"generation\": 2"), "{text}");
+    // Another run already wrote generation 3's alerts table.
+    runtime
+        .block_on(store.put(
+            &ObjectPath::from("state/alerts-000003.parquet"),
+            b"another run's".to_vec().into(),
+        ))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("findings.ndjson");
+    let third = run(Some(&output));
+    let stderr = String::from_utf8_lossy(&third.stderr);
+    assert_eq!(third.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("another huntlake run updated this state"),
+        "{stderr}"
+    );
+    assert!(!output.exists());
+    assert_eq!(read("state/state.json"), manifest);
+    assert_eq!(&read("state/alerts-000003.parquet")[..], b"another run's");
+}

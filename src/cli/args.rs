@@ -181,8 +181,10 @@ pub struct DetectArgs {
     #[arg(long)]
     pub allow_missing_tables: bool,
 
-    /// Output format. Default: from --output's extension, else table on a terminal and
-    /// ndjson when piped.
+    /// Output format: rows (table, csv, json, ndjson, parquet; each with the AlertId column
+    /// after the rule's 18) or alerts as NDJSON (sentinel: Sentinel's SecurityAlert rows; ocsf:
+    /// OCSF 1.8.0 Detection Findings). Default: from --output's extension, else table on a
+    /// terminal and ndjson when piped.
     #[arg(long)]
     pub format: Option<Format>,
 
@@ -209,6 +211,27 @@ pub struct DetectArgs {
     /// pruning) on standard error, as EXPLAIN ANALYZE does.
     #[arg(long)]
     pub explain: bool,
+
+    /// Keep what this run reported in this folder (local or an object-store URL): each
+    /// alert id with its first and last run and event times, and a ledger of runs. Daily runs
+    /// with the same state and --new-only report each instance once.
+    #[arg(long, value_name = "PATH|URL")]
+    pub state: Option<String>,
+
+    /// With --state: report only the instances not reported before, and those whose sets hold
+    /// something not reported before (an update).
+    #[arg(long, requires = "state")]
+    pub new_only: bool,
+
+    /// With --state: forget the state's alerts (keeping its ledger of runs), e.g. after
+    /// changing the rule's parameters.
+    #[arg(long, requires = "state")]
+    pub reset_state: bool,
+
+    /// Exit with 3 when the run succeeded and reported at least one detection (with
+    /// --new-only: a new or updated one). Without it, a successful run exits 0.
+    #[arg(long)]
+    pub fail_on_detection: bool,
 }
 
 /// What to do with a detection's results, besides the request itself.
@@ -217,6 +240,10 @@ pub struct DetectOutput {
     pub format: Option<Format>,
     pub output: Option<PathBuf>,
     pub explain: bool,
+    pub state: Option<String>,
+    pub new_only: bool,
+    pub reset_state: bool,
+    pub fail_on_detection: bool,
 }
 
 impl DetectArgs {
@@ -241,6 +268,10 @@ impl DetectArgs {
             format: self.format,
             output: self.output,
             explain: self.explain,
+            state: self.state,
+            new_only: self.new_only,
+            reset_state: self.reset_state,
+            fail_on_detection: self.fail_on_detection,
         };
         Ok((request, output))
     }

@@ -1,22 +1,56 @@
-//! `huntlake detect`: run the detection, write the detections, summarize on standard error.
+//! `huntlake detect`: run the detection, write the detections (rows or alerts), record them in
+//! the state, summarize on standard error.
+//!
+//! The order makes failures safe: the state is opened (and on disk locked) before the run; the
+//! output file is written beside its destination; the state is committed; only then is the
+//! output renamed into place. A run that fails leaves no output file and the state as it was.
+//! Standard output cannot be taken back, so it is written before the commit: a commit that
+//! fails then means the next run reports those instances again (at least once, never lost).
 
+use std::io::Write;
 use std::path::Path;
+use std::time::Instant;
 
+use datafusion::arrow::array::BooleanArray;
+use datafusion::arrow::compute::filter_record_batch;
 use datafusion::arrow::record_batch::RecordBatch;
 
 use super::args::{DetectArgs, DetectOutput};
 use super::progress::ScanBar;
 use crate::error::{HuntError, Result};
+use crate::output::alerts::{self, Instance, ReportKind};
+use crate::output::atomic::{self, Pending};
+use crate::output::state::{Review, RunRecord, State};
 use crate::output::{self, Format};
 use crate::rule::{DetectRequest, Detection, detect};
+use crate::time::now_nanos;
 
-pub async fn run(args: DetectArgs) -> Result<()> {
+/// How a `detect` that did not fail ended: the scheduler's exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finished {
+    /// Exit 0: the run succeeded, whatever it found.
+    Succeeded,
+    /// Exit 3: with `--fail-on-detection`, the run reported at least one detection.
+    Reported,
+}
+
+pub async fn run(args: DetectArgs) -> Result<Finished> {
     let (request, output) = args.into_request()?;
+    let started = now_nanos();
+    let clock = Instant::now();
+    // A run that cannot keep its state does not run.
+    let state = match &output.state {
+        Some(root) => Some(State::open(root, &request.rule, output.reset_state).await?),
+        None => None,
+    };
     let detection = run_with_bar(&request).await?;
-    let format = Format::choose(output.format, output.output.as_deref());
-    write_results(&detection.batches, format, output.output.as_deref())?;
-    report(&detection, &output, "");
-    Ok(())
+    let delivered = deliver(&detection, &output, state, started, clock).await?;
+    report(&detection, &output, &delivered.summary());
+    Ok(if output.fail_on_detection && delivered.reported > 0 {
+        Finished::Reported
+    } else {
+        Finished::Succeeded
+    })
 }
 
 /// Runs `request` with the scan progress bar on standard error.
@@ -25,6 +59,144 @@ pub async fn run_with_bar(request: &DetectRequest) -> Result<Detection> {
     let detection = detect(request, &mut |note| bar.println(note)).await;
     bar.finish();
     detection
+}
+
+/// What [`deliver`] reported.
+#[derive(Debug, Clone, Default)]
+pub struct Delivered {
+    /// Detections written (all of them, or with `--new-only` the new and updated ones).
+    pub reported: usize,
+    /// With a state: how the detections compared with earlier runs, and where the state is.
+    pub review: Option<(Review, usize, String)>,
+}
+
+impl Delivered {
+    /// What the summary line adds.
+    pub fn summary(&self) -> String {
+        match &self.review {
+            Some((review, pruned, state)) => format!(
+                "; {} new, {} updated, {} reported before; {} reported; state {state}{}",
+                review.new,
+                review.updated,
+                review.unchanged,
+                self.reported,
+                if *pruned > 0 {
+                    format!(" ({pruned} instances past the window forgotten)")
+                } else {
+                    String::new()
+                }
+            ),
+            None => String::new(),
+        }
+    }
+}
+
+/// Writes the detections in the output's format, with the state when there is one (see the
+/// module for the order).
+pub async fn deliver(
+    detection: &Detection,
+    output: &DetectOutput,
+    state: Option<State>,
+    started: i64,
+    clock: Instant,
+) -> Result<Delivered> {
+    let format = Format::choose(output.format, output.output.as_deref());
+    let mut instances = alerts::instances(&detection.batches, &detection.event_times)?;
+    let review = state.as_ref().map(|s| s.review(&mut instances));
+    let keep: Vec<bool> = instances
+        .iter()
+        .map(|i| !output.new_only || i.kind != ReportKind::Unchanged)
+        .collect();
+    if !output.new_only {
+        // Without --new-only every detection is reported as a first report.
+        for instance in &mut instances {
+            instance.kind = ReportKind::New;
+        }
+    }
+    let reported_instances: Vec<&Instance> = instances
+        .iter()
+        .zip(&keep)
+        .filter_map(|(i, keep)| keep.then_some(i))
+        .collect();
+    let reported = reported_instances.len();
+    let pending = if format.is_alert() {
+        let lines: Vec<String> = reported_instances
+            .iter()
+            .map(|i| match format {
+                Format::Sentinel => alerts::sentinel::alert(i, &detection.params),
+                _ => alerts::ocsf::finding(i, &detection.params),
+            })
+            .collect();
+        match output.output.as_deref() {
+            Some(path) => Some(atomic::prepare(path, |out| {
+                output::write_lines(&lines, out)
+            })?),
+            None => {
+                let stdout = std::io::stdout();
+                let mut lock = std::io::BufWriter::new(stdout.lock());
+                output::write_lines(&lines, &mut lock)?;
+                None
+            }
+        }
+    } else {
+        let rows = alerts::with_alert_ids(&keep_rows(&detection.batches, &keep)?)?;
+        prepare_results(&rows, format, output.output.as_deref())?
+    };
+    let Some(mut state) = state else {
+        if let Some(pending) = pending {
+            pending.persist()?;
+        }
+        return Ok(Delivered {
+            reported,
+            review: None,
+        });
+    };
+    let review = review.unwrap_or_default();
+    let run_id = uuid::Uuid::new_v4().to_string();
+    let pruned = state.record(&instances, &keep, &detection.params, &run_id);
+    state.runs.push(RunRecord {
+        run_id,
+        started,
+        as_of: detection.params.as_of,
+        window_start: detection.params.since(),
+        window_end: detection.params.as_of,
+        rows: instances.len() as i64,
+        new: review.new as i64,
+        updated: review.updated as i64,
+        unchanged: review.unchanged as i64,
+        pruned: pruned as i64,
+        new_only: output.new_only,
+        duration_seconds: clock.elapsed().as_secs_f64(),
+        exit_code: if output.fail_on_detection && reported > 0 {
+            3
+        } else {
+            0
+        },
+    });
+    let display = state.display().to_string();
+    state.commit().await?;
+    if let Some(pending) = pending {
+        pending.persist()?;
+    }
+    Ok(Delivered {
+        reported,
+        review: Some((review, pruned, display)),
+    })
+}
+
+/// The rows of `batches` whose flag in `keep` (row-aligned across batches) is set.
+fn keep_rows(batches: &[RecordBatch], keep: &[bool]) -> Result<Vec<RecordBatch>> {
+    let mut offset = 0;
+    let mut out = Vec::with_capacity(batches.len());
+    for batch in batches {
+        let mask = BooleanArray::from(keep[offset..offset + batch.num_rows()].to_vec());
+        offset += batch.num_rows();
+        out.push(
+            filter_record_batch(batch, &mask)
+                .map_err(|e| HuntError::Internal(format!("keeping the reported rows: {e}")))?,
+        );
+    }
+    Ok(out)
 }
 
 /// The plans (with `--explain`) and the summary line, on standard error.
@@ -38,13 +210,18 @@ pub fn report(detection: &Detection, output: &DetectOutput, after_summary: &str)
 }
 
 /// Writes results in `format` to `output` or standard output: the table for people here, the
-/// formats for tools through [`output::write_results`].
-pub fn write_results(batches: &[RecordBatch], format: Format, output: Option<&Path>) -> Result<()> {
+/// formats for tools through [`output::prepare_results`]. A file is left beside its destination
+/// until persisted.
+fn prepare_results(
+    batches: &[RecordBatch],
+    format: Format,
+    output: Option<&Path>,
+) -> Result<Option<Pending>> {
     if format != Format::Table {
-        return output::write_results(batches, format, output);
+        return output::prepare_results(batches, format, output);
     }
     let text = super::table::render(batches) + "\n";
-    let write = |out: &mut dyn std::io::Write| {
+    let write = |out: &mut dyn Write| {
         out.write_all(text.as_bytes())
             .map_err(|source| HuntError::Io {
                 context: "writing results".into(),
@@ -52,7 +229,7 @@ pub fn write_results(batches: &[RecordBatch], format: Format, output: Option<&Pa
             })
     };
     match output {
-        Some(path) => output::atomic::write_atomically(path, write),
-        None => write(&mut std::io::stdout().lock()),
+        Some(path) => atomic::prepare(path, write).map(Some),
+        None => write(&mut std::io::stdout().lock()).map(|()| None),
     }
 }

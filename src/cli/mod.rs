@@ -44,8 +44,12 @@ enum Command {
     Worker(worker::WorkerArgs),
 }
 
+/// The exit code of a run that reported detections under `--fail-on-detection`.
+pub const REPORTED_EXIT_CODE: u8 = 3;
+
 /// Runs the command line and returns the process's exit code: 0 on success, 1 for an error
-/// while running, 2 for a command line that is wrong.
+/// while running, 2 for a command line that is wrong, 3 for a detection that reported
+/// something under `--fail-on-detection`.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let runtime = match &cli.command {
@@ -56,7 +60,10 @@ pub fn main() -> ExitCode {
     };
     let result = match runtime {
         Ok(runtime) => match cli.command {
-            Command::Detect(args) => runtime.block_on(detect::run(args)),
+            Command::Detect(args) => match runtime.block_on(detect::run(args)) {
+                Ok(detect::Finished::Reported) => return ExitCode::from(REPORTED_EXIT_CODE),
+                other => other.map(|_| ()),
+            },
             Command::Sql(args) => runtime.block_on(shell::run(args)),
             Command::Generate(args) => generate::run(args),
             Command::Ingest(args) => ingest::run(args),

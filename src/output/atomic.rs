@@ -14,6 +14,32 @@ pub fn write_atomically(
     path: &Path,
     write: impl FnOnce(&mut dyn Write) -> Result<()>,
 ) -> Result<()> {
+    prepare(path, write)?.persist()
+}
+
+/// A file written in full beside its destination, not yet in place: [`Pending::persist`]
+/// renames it there; dropped, it is removed. A run that must record something else first (its
+/// state) writes its output this way.
+#[derive(Debug)]
+pub struct Pending {
+    temp: tempfile::NamedTempFile,
+    path: std::path::PathBuf,
+}
+
+impl Pending {
+    /// Puts the file in place.
+    pub fn persist(self) -> Result<()> {
+        let path = self.path;
+        self.temp.persist(&path).map_err(|e| HuntError::Output {
+            path: path.clone(),
+            message: e.error.to_string(),
+        })?;
+        Ok(())
+    }
+}
+
+/// Writes `path`'s content through `write` into a temporary file beside it (see [`Pending`]).
+pub fn prepare(path: &Path, write: impl FnOnce(&mut dyn Write) -> Result<()>) -> Result<Pending> {
     let output_error = |message: String| HuntError::Output {
         path: path.to_path_buf(),
         message,
@@ -37,9 +63,10 @@ pub fn write_atomically(
         write(&mut writer)?;
         writer.flush().map_err(|e| output_error(e.to_string()))?;
     }
-    temp.persist(path)
-        .map_err(|e| output_error(e.error.to_string()))?;
-    Ok(())
+    Ok(Pending {
+        temp,
+        path: path.to_path_buf(),
+    })
 }
 
 #[cfg(test)]

@@ -1,9 +1,12 @@
 //! Writing results for tools: csv, json, ndjson and parquet (the table for people is drawn by
-//! the command line). Files are written beside their destination and renamed into place, so a
-//! failed run leaves no partial file behind.
+//! the command line), and detections as alerts (Sentinel's shape, OCSF findings) with the
+//! state that lets daily runs report each instance once. Files are written beside their
+//! destination and renamed into place, so a failed run leaves no partial file behind.
 
+pub mod alerts;
 pub mod atomic;
 pub mod cells;
+pub mod state;
 
 use std::io::{BufWriter, IsTerminal, Write};
 use std::path::Path;
@@ -24,15 +27,21 @@ pub enum Format {
     Json,
     Ndjson,
     Parquet,
+    /// Detections only: one Sentinel `SecurityAlert` row per detection, as NDJSON.
+    Sentinel,
+    /// Detections only: one OCSF 1.8.0 Detection Finding per detection, as NDJSON.
+    Ocsf,
 }
 
 impl Format {
-    pub const ALL: [Format; 5] = [
+    pub const ALL: [Format; 7] = [
         Format::Table,
         Format::Csv,
         Format::Json,
         Format::Ndjson,
         Format::Parquet,
+        Format::Sentinel,
+        Format::Ocsf,
     ];
 
     /// The format's name, as flags spell it.
@@ -43,7 +52,14 @@ impl Format {
             Format::Json => "json",
             Format::Ndjson => "ndjson",
             Format::Parquet => "parquet",
+            Format::Sentinel => "sentinel",
+            Format::Ocsf => "ocsf",
         }
+    }
+
+    /// Whether the format turns detections into alerts (and so is for `detect` only).
+    pub fn is_alert(self) -> bool {
+        matches!(self, Format::Sentinel | Format::Ocsf)
     }
 
     /// The format named `name` (ASCII case ignored).
@@ -83,8 +99,21 @@ impl Format {
 /// Writes `batches` in `format` (not [`Format::Table`]) to `output` (a file) or to standard
 /// output.
 pub fn write_results(batches: &[RecordBatch], format: Format, output: Option<&Path>) -> Result<()> {
+    match prepare_results(batches, format, output)? {
+        Some(pending) => pending.persist(),
+        None => Ok(()),
+    }
+}
+
+/// As [`write_results`], but a file is left beside its destination until
+/// [`atomic::Pending::persist`]; standard output is written at once (and `None` returned).
+pub fn prepare_results(
+    batches: &[RecordBatch],
+    format: Format,
+    output: Option<&Path>,
+) -> Result<Option<atomic::Pending>> {
     match output {
-        Some(path) => atomic::write_atomically(path, |file| write_to(batches, format, file)),
+        Some(path) => atomic::prepare(path, |file| write_to(batches, format, file)).map(Some),
         None => {
             if format == Format::Parquet {
                 return Err(HuntError::usage(
@@ -94,9 +123,19 @@ pub fn write_results(batches: &[RecordBatch], format: Format, output: Option<&Pa
             let stdout = std::io::stdout();
             let mut lock = BufWriter::new(stdout.lock());
             write_to(batches, format, &mut lock)
-                .and_then(|()| lock.flush().map_err(|e| io_error("standard output", e)))
+                .and_then(|()| lock.flush().map_err(|e| io_error("standard output", e)))?;
+            Ok(None)
         }
     }
+}
+
+/// Writes one line per alert (`lines`) to `out`.
+pub fn write_lines(lines: &[String], out: &mut dyn Write) -> Result<()> {
+    let io = |e| io_error("alerts", e);
+    for line in lines {
+        writeln!(out, "{line}").map_err(io)?;
+    }
+    out.flush().map_err(io)
 }
 
 fn write_to(batches: &[RecordBatch], format: Format, out: &mut dyn Write) -> Result<()> {
@@ -109,11 +148,11 @@ fn write_to(batches: &[RecordBatch], format: Format, out: &mut dyn Write) -> Res
             }
             rows.finish()?;
         }
-        Format::Table => {
-            return Err(HuntError::Internal(
-                "the table format is drawn by the command line, not written by huntlake::output"
-                    .into(),
-            ));
+        Format::Table | Format::Sentinel | Format::Ocsf => {
+            return Err(HuntError::Internal(format!(
+                "the {} format is not written from plain results",
+                format.name()
+            )));
         }
         Format::Parquet => {
             let schema = match batches.first() {
@@ -201,7 +240,7 @@ impl<'a> RowWriter<'a> {
                 }
                 writer.flush().map_err(io)?;
             }
-            Format::Table | Format::Parquet => {
+            Format::Table | Format::Parquet | Format::Sentinel | Format::Ocsf => {
                 return Err(HuntError::Internal(format!(
                     "{} output cannot be streamed row by row",
                     self.format.name()

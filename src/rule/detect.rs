@@ -64,7 +64,10 @@ impl DetectRequest {
 /// What a run found, and what it read.
 #[derive(Debug)]
 pub struct Detection {
+    /// The rule's 18 columns, sorted by the 7 keys.
     pub batches: Vec<RecordBatch>,
+    /// Each detection's first and last event time, in the order of `batches`' rows.
+    pub event_times: Vec<rule::EventTimes>,
     pub params: RuleParams,
     pub lake: Lake,
     pub service_launches: Option<usize>,
@@ -211,6 +214,7 @@ pub async fn detect(request: &DetectRequest, notes: &mut dyn FnMut(&str)) -> Res
     };
     Ok(Detection {
         batches: run.batches,
+        event_times: run.event_times,
         params,
         lake,
         service_launches: run.materialized.as_ref().map(|m| m.rows),

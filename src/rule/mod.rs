@@ -3,6 +3,7 @@
 
 pub mod detect;
 pub mod materialize;
+pub mod metadata;
 pub mod scratch;
 pub mod steps;
 
@@ -63,6 +64,19 @@ pub const OUTPUT_COLUMNS: [&str; 18] = [
     "HostName",
     "DnsDomain",
 ];
+
+/// huntlake's columns after the rule's in both plans: the first and last TimeGenerated of the
+/// events behind each instance. [`run`] takes them off the batches into
+/// [`RuleRun::event_times`], so that the rule's output stays the rule's 18 columns.
+pub const EVENT_TIME_COLUMNS: [&str; 2] = ["FirstEventTime", "LastEventTime"];
+
+/// The first and last event time of one detection (nanoseconds since the epoch), from the
+/// events behind it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct EventTimes {
+    pub first: Option<i64>,
+    pub last: Option<i64>,
+}
 
 /// The rule's tunable parameters. The default is the rule as published.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -193,6 +207,8 @@ pub struct RuleRun {
     pub plans: Vec<(String, String)>,
     /// On a cluster: the bytes that crossed between processes.
     pub bytes_moved: u64,
+    /// Each detection's first and last event time, in the order of `batches`' rows.
+    pub event_times: Vec<EventTimes>,
 }
 
 /// Runs the rule on the tables registered in `ctx`.
@@ -231,8 +247,10 @@ pub async fn run(
                 .into_iter()
                 .map(crate::plan::cluster::bytes_moved)
                 .sum();
+            let (batches, event_times) = split_event_times(batches)?;
             Ok(RuleRun {
                 batches,
+                event_times,
                 materialized: Some(materialized),
                 _rare: Some(rare),
                 plans,
@@ -250,8 +268,10 @@ pub async fn run(
                 progress,
             )
             .await?;
+            let (batches, event_times) = split_event_times(batches)?;
             Ok(RuleRun {
                 batches,
+                event_times,
                 materialized: None,
                 _rare: None,
                 bytes_moved: crate::plan::cluster::bytes_moved(&plan),
@@ -270,15 +290,59 @@ fn check_output_columns(df: &DataFrame, file: &str) -> Result<()> {
         .iter()
         .map(|f| f.name().as_str())
         .collect();
-    if names == OUTPUT_COLUMNS {
+    let expected: Vec<&str> = OUTPUT_COLUMNS
+        .iter()
+        .chain(&EVENT_TIME_COLUMNS)
+        .copied()
+        .collect();
+    if names == expected {
         return Ok(());
     }
     Err(DataFusionError::Plan(format!(
-        "it gives the columns {}; the rule's output is {}",
+        "it gives the columns {}; the rule's output is {}, then huntlake's {}",
         names.join(", "),
-        OUTPUT_COLUMNS.join(", ")
+        OUTPUT_COLUMNS.join(", "),
+        EVENT_TIME_COLUMNS.join(", ")
     )))
     .context(format!("planning sql/{file}"))
+}
+
+/// Takes the event-time columns off the detection's batches.
+fn split_event_times(batches: Vec<RecordBatch>) -> Result<(Vec<RecordBatch>, Vec<EventTimes>)> {
+    let rule_columns: Vec<usize> = (0..OUTPUT_COLUMNS.len()).collect();
+    let mut times = Vec::new();
+    let mut rule_batches = Vec::with_capacity(batches.len());
+    for batch in batches {
+        let column = |i: usize| -> Result<Vec<Option<i64>>> {
+            let array = batch.column(OUTPUT_COLUMNS.len() + i);
+            let array = datafusion::arrow::compute::cast(
+                array,
+                &DataType::Timestamp(datafusion::arrow::datatypes::TimeUnit::Nanosecond, None),
+            )
+            .map_err(DataFusionError::from)
+            .context(format!("reading {}", EVENT_TIME_COLUMNS[i]))?;
+            let array = array
+                .as_any()
+                .downcast_ref::<datafusion::arrow::array::TimestampNanosecondArray>()
+                .map(|a| a.iter().collect())
+                .unwrap_or_default();
+            Ok(array)
+        };
+        let (first, last) = (column(0)?, column(1)?);
+        times.extend(
+            first
+                .into_iter()
+                .zip(last)
+                .map(|(first, last)| EventTimes { first, last }),
+        );
+        rule_batches.push(
+            batch
+                .project(&rule_columns)
+                .map_err(DataFusionError::from)
+                .context("taking the rule's columns")?,
+        );
+    }
+    Ok((rule_batches, times))
 }
 
 /// The distinct service names of the registered RareServices, as a bound list.

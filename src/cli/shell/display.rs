@@ -72,6 +72,10 @@ pub async fn print_stream(
             "the shell writes table, csv, json or ndjson (use `detect --output FILE.parquet` \
              or COPY ... TO 'file.parquet' for Parquet)",
         )),
+        Format::Sentinel | Format::Ocsf => Err(HuntError::usage(format!(
+            "{} turns detections into alerts: use it with \\detect or huntlake detect",
+            format.name()
+        ))),
     }
 }
 

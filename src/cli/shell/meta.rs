@@ -13,12 +13,16 @@ use datafusion::datasource::MemTable;
 
 use super::{Flow, Shell};
 use crate::cli::args::DetectArgs;
-use crate::cli::detect::{report, run_with_bar, write_results};
+use crate::cli::detect::{Delivered, deliver, report, run_with_bar};
 use crate::cli::table::plain_table;
 use crate::error::{HuntError, QueryContext, Result};
 use crate::lake::{DefenderTable, RAW_SCHEMA};
 use crate::output::Format;
+use crate::output::alerts;
+use crate::output::state::State;
 use crate::rule::{RuleOptions, steps};
+use crate::time::now_nanos;
+use std::time::Instant;
 
 /// The commands, for `\?` and completion.
 pub const COMMANDS: [(&str, &str); 10] = [
@@ -85,7 +89,7 @@ impl Shell {
             "format" => {
                 if !rest.is_empty() {
                     let format = Format::from_name(rest)
-                        .filter(|f| *f != Format::Parquet)
+                        .filter(|f| *f != Format::Parquet && !f.is_alert())
                         .ok_or_else(|| {
                             HuntError::usage(format!(
                                 "\\format {rest}: expected table, csv, json or ndjson"
@@ -297,19 +301,39 @@ impl Shell {
                 request.as_of = Some(self.params.as_of);
             }
         }
+        if output.fail_on_detection {
+            return Err(HuntError::usage(
+                "\\detect: --fail-on-detection sets huntlake detect's exit code; the shell has none",
+            ));
+        }
+        let state = match &output.state {
+            Some(root) => Some(State::open(root, &request.rule, output.reset_state).await?),
+            None => None,
+        };
+        let (started, clock) = (now_nanos(), Instant::now());
         let detection = run_with_bar(&request).await?;
 
-        let schema = detection.batches[0].schema();
-        let table = MemTable::try_new(schema, vec![detection.batches.clone()])
-            .context("keeping the detections")?;
+        let rows = alerts::with_alert_ids(&detection.batches)?;
+        let schema = rows[0].schema();
+        let table = MemTable::try_new(schema, vec![rows]).context("keeping the detections")?;
         let _ = self.ctx.deregister_table(DETECTIONS_TABLE);
         self.ctx
             .register_table(DETECTIONS_TABLE, Arc::new(table))
             .context("keeping the detections")?;
 
-        if output.output.is_some() || output.format == Some(Format::Parquet) {
-            let format = Format::choose(output.format, output.output.as_deref());
-            write_results(&detection.batches, format, output.output.as_deref())?;
+        let to_tools = output.output.is_some()
+            || output.state.is_some()
+            || output
+                .format
+                .is_some_and(|f| f == Format::Parquet || f.is_alert());
+        let mut delivered = Delivered::default();
+        if to_tools {
+            let mut output = output.clone();
+            output.format = Some(Format::choose(output.format, output.output.as_deref()));
+            if output.output.is_none() && output.format == Some(Format::Table) {
+                output.format = Some(self.settings.format);
+            }
+            delivered = deliver(&detection, &output, state, started, clock).await?;
         } else {
             let saved = self.settings.format;
             if let Some(format) = output.format {
@@ -331,7 +355,10 @@ impl Shell {
         report(
             &detection,
             &output,
-            &format!(" (SELECT * FROM {DETECTIONS_TABLE} to query them)"),
+            &format!(
+                "{} (SELECT * FROM {DETECTIONS_TABLE} to query them)",
+                delivered.summary()
+            ),
         );
         if request.rule != self.params.options {
             eprintln!(

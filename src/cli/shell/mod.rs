@@ -68,6 +68,27 @@ pub struct SqlArgs {
     /// 0, as Kusto's `substring` (`kql_substring` is Kusto's either way).
     #[arg(long)]
     pub sql_substring: bool,
+
+    /// Read the state of daily runs (`detect --state`) in this folder as the tables
+    /// StateAlerts and StateRuns.
+    #[arg(long, value_name = "PATH|URL")]
+    pub state: Option<String>,
+}
+
+/// The tables of a detection state, as StateAlerts and StateRuns.
+async fn register_state(ctx: &SessionContext, root: &str) -> Result<()> {
+    let (alerts, runs) = crate::output::state::State::inspect(root).await?;
+    for (name, batches) in [("StateAlerts", alerts), ("StateRuns", runs)] {
+        let schema = match batches.first() {
+            Some(batch) => batch.schema(),
+            None => continue,
+        };
+        let table = datafusion::datasource::MemTable::try_new(schema, vec![batches])
+            .context(format!("reading the state {root}"))?;
+        ctx.register_table(name, Arc::new(table))
+            .context(format!("reading the state {root}"))?;
+    }
+    Ok(())
 }
 
 /// What the caller does after a command.
@@ -112,6 +133,13 @@ impl Shell {
                  (COPY (SELECT ...) TO 'file.parquet' writes Parquet)",
             ));
         }
+        if let Some(format) = args.format.filter(|f| f.is_alert()) {
+            return Err(HuntError::usage(format!(
+                "--format {}: alerts are made from detections (huntlake detect --format {0}); \
+                 the shell prints table, csv, json or ndjson",
+                format.name()
+            )));
+        }
         let options = args.rule.options()?;
         let mut session = SessionOptions {
             information_schema: true,
@@ -147,6 +175,9 @@ impl Shell {
         session.as_of = fixed_now;
         let ctx = new_session(&session)?;
         lake.register(&ctx).await?;
+        if let Some(root) = &args.state {
+            register_state(&ctx, root).await?;
+        }
         crate::functions::register_kql(&ctx, fixed_now);
         let params = RuleParams::new(fixed_now.unwrap_or_else(now_nanos), options);
         let steps = steps::register_steps(&ctx, &params, &args.session.materialize()).await?;
