@@ -232,6 +232,13 @@ pub struct DetectArgs {
     /// --new-only: a new or updated one). Without it, a successful run exits 0.
     #[arg(long)]
     pub fail_on_detection: bool,
+
+    /// Add huntlake's fleet prevalence columns after AlertId: ServiceDevices (devices running
+    /// the service as a service in the window), SHA1Devices (devices running its SHA-1, as a
+    /// service or not, in the window) and FirstSeen (the first sighting of either in the
+    /// whole lake).
+    #[arg(long)]
+    pub with_prevalence: bool,
 }
 
 /// What to do with a detection's results, besides the request itself.
@@ -244,6 +251,7 @@ pub struct DetectOutput {
     pub new_only: bool,
     pub reset_state: bool,
     pub fail_on_detection: bool,
+    pub with_prevalence: bool,
 }
 
 impl DetectArgs {
@@ -272,6 +280,7 @@ impl DetectArgs {
             new_only: self.new_only,
             reset_state: self.reset_state,
             fail_on_detection: self.fail_on_detection,
+            with_prevalence: self.with_prevalence,
         };
         Ok((request, output))
     }

@@ -11,15 +11,20 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
 
-use datafusion::arrow::array::BooleanArray;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{ArrayRef, BooleanArray, Int64Array, TimestampNanosecondArray};
 use datafusion::arrow::compute::filter_record_batch;
+use datafusion::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use datafusion::arrow::record_batch::RecordBatch;
 
 use super::args::{DetectArgs, DetectOutput};
 use super::progress::ScanBar;
 use crate::error::{HuntError, Result};
+use crate::lake::{Lake, LakeOptions};
 use crate::output::alerts::{self, Instance, ReportKind};
 use crate::output::atomic::{self, Pending};
+use crate::output::report::{self, Prevalence};
 use crate::output::state::{Review, RunRecord, State};
 use crate::output::{self, Format};
 use crate::rule::{DetectRequest, Detection, detect};
@@ -44,7 +49,8 @@ pub async fn run(args: DetectArgs) -> Result<Finished> {
         None => None,
     };
     let detection = run_with_bar(&request).await?;
-    let delivered = deliver(&detection, &output, state, started, clock).await?;
+    let prevalence = prevalence_for(&request, &detection, &output).await?;
+    let delivered = deliver(&detection, &output, prevalence, state, started, clock).await?;
     report(&detection, &output, &delivered.summary());
     Ok(if output.fail_on_detection && delivered.reported > 0 {
         Finished::Reported
@@ -91,11 +97,35 @@ impl Delivered {
     }
 }
 
+/// With `--with-prevalence`: each detection's fleet prevalence, read from the whole lake
+/// (row-aligned with the detections).
+pub async fn prevalence_for(
+    request: &DetectRequest,
+    detection: &Detection,
+    output: &DetectOutput,
+) -> Result<Option<Vec<Prevalence>>> {
+    if !output.with_prevalence {
+        return Ok(None);
+    }
+    let options = LakeOptions {
+        time_column: request.time_column.clone(),
+        skip_bad_files: request.skip_bad_files,
+        window: None,
+        allow_missing_tables: request.allow_missing_tables,
+    };
+    let lake = Lake::open(&request.lake, &options).await?;
+    let instances = alerts::instances(&detection.batches, &detection.event_times)?;
+    report::prevalence(&lake, &detection.params, &instances, &request.session)
+        .await
+        .map(Some)
+}
+
 /// Writes the detections in the output's format, with the state when there is one (see the
 /// module for the order).
 pub async fn deliver(
     detection: &Detection,
     output: &DetectOutput,
+    prevalence: Option<Vec<Prevalence>>,
     state: Option<State>,
     started: i64,
     clock: Instant,
@@ -139,7 +169,15 @@ pub async fn deliver(
             }
         }
     } else {
-        let rows = alerts::with_alert_ids(&keep_rows(&detection.batches, &keep)?)?;
+        let mut rows = alerts::with_alert_ids(&keep_rows(&detection.batches, &keep)?)?;
+        if let Some(prevalence) = &prevalence {
+            let kept: Vec<Prevalence> = prevalence
+                .iter()
+                .zip(&keep)
+                .filter_map(|(p, keep)| keep.then_some(*p))
+                .collect();
+            rows = with_prevalence_columns(&rows, &kept)?;
+        }
         prepare_results(&rows, format, output.output.as_deref())?
     };
     let Some(mut state) = state else {
@@ -182,6 +220,42 @@ pub async fn deliver(
         reported,
         review: Some((review, pruned, display)),
     })
+}
+
+/// `batches` with the prevalence columns (row-aligned across batches) at the end.
+fn with_prevalence_columns(
+    batches: &[RecordBatch],
+    prevalence: &[Prevalence],
+) -> Result<Vec<RecordBatch>> {
+    let mut offset = 0;
+    let mut out = Vec::with_capacity(batches.len());
+    for batch in batches {
+        let rows = &prevalence[offset..offset + batch.num_rows()];
+        offset += batch.num_rows();
+        let mut fields: Vec<Arc<Field>> = batch.schema().fields().iter().cloned().collect();
+        let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
+        for (name, values) in [
+            (
+                "ServiceDevices",
+                rows.iter().map(|p| p.service_devices).collect::<Vec<_>>(),
+            ),
+            ("SHA1Devices", rows.iter().map(|p| p.sha1_devices).collect()),
+        ] {
+            fields.push(Arc::new(Field::new(name, DataType::Int64, false)));
+            columns.push(Arc::new(Int64Array::from(values)));
+        }
+        let utc = DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into()));
+        fields.push(Arc::new(Field::new("FirstSeen", utc, true)));
+        columns.push(Arc::new(
+            TimestampNanosecondArray::from_iter(rows.iter().map(|p| p.first_seen))
+                .with_timezone("UTC"),
+        ));
+        out.push(
+            RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
+                .map_err(|e| HuntError::Internal(format!("adding the prevalence columns: {e}")))?,
+        );
+    }
+    Ok(out)
 }
 
 /// The rows of `batches` whose flag in `keep` (row-aligned across batches) is set.

@@ -7,6 +7,7 @@ mod detect;
 mod generate;
 mod ingest;
 mod progress;
+mod report;
 pub mod shell;
 mod table;
 mod worker;
@@ -42,6 +43,9 @@ enum Command {
     Generate(generate::GenerateArgs),
     /// Serve one worker of a cluster: `detect --workers` and `sql --workers` run across them.
     Worker(worker::WorkerArgs),
+    /// Write a triage report: one self-contained HTML page with each detection's timeline,
+    /// fleet prevalence and pivots.
+    Report(report::ReportArgs),
 }
 
 /// The exit code of a run that reported detections under `--fail-on-detection`.
@@ -68,6 +72,7 @@ pub fn main() -> ExitCode {
             Command::Generate(args) => generate::run(args),
             Command::Ingest(args) => ingest::run(args),
             Command::Worker(args) => runtime.block_on(worker::run(args)),
+            Command::Report(args) => runtime.block_on(report::run(args)),
         },
         Err(e) => Err(HuntError::Io {
             context: "starting the runtime".into(),

@@ -6,6 +6,7 @@
 pub mod alerts;
 pub mod atomic;
 pub mod cells;
+pub mod report;
 pub mod state;
 
 use std::io::{BufWriter, IsTerminal, Write};

@@ -173,7 +173,7 @@ pub fn read_allowlist(path: &std::path::Path) -> Result<Vec<String>> {
 }
 
 /// A bound list of strings (`$allowlist`, `$rare_services`).
-fn string_list(values: &[&str]) -> ScalarValue {
+pub(crate) fn string_list(values: &[&str]) -> ScalarValue {
     let values: ArrayRef = Arc::new(StringArray::from(values.to_vec()));
     let list = ListArray::new(
         Arc::new(Field::new_list_field(DataType::Utf8, true)),

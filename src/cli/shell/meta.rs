@@ -13,7 +13,7 @@ use datafusion::datasource::MemTable;
 
 use super::{Flow, Shell};
 use crate::cli::args::DetectArgs;
-use crate::cli::detect::{Delivered, deliver, report, run_with_bar};
+use crate::cli::detect::{Delivered, deliver, prevalence_for, report, run_with_bar};
 use crate::cli::table::plain_table;
 use crate::error::{HuntError, QueryContext, Result};
 use crate::lake::{DefenderTable, RAW_SCHEMA};
@@ -323,6 +323,7 @@ impl Shell {
 
         let to_tools = output.output.is_some()
             || output.state.is_some()
+            || output.with_prevalence
             || output
                 .format
                 .is_some_and(|f| f == Format::Parquet || f.is_alert());
@@ -333,7 +334,8 @@ impl Shell {
             if output.output.is_none() && output.format == Some(Format::Table) {
                 output.format = Some(self.settings.format);
             }
-            delivered = deliver(&detection, &output, state, started, clock).await?;
+            let prevalence = prevalence_for(&request, &detection, &output).await?;
+            delivered = deliver(&detection, &output, prevalence, state, started, clock).await?;
         } else {
             let saved = self.settings.format;
             if let Some(format) = output.format {

@@ -149,6 +149,35 @@ pub fn instances(batches: &[RecordBatch], times: &[EventTimes]) -> Result<Vec<In
     Ok(instances)
 }
 
+/// A detection from a row of `detect`'s NDJSON output (the rule's 18 columns, and AlertId if
+/// present, which must be the id of the row's keys).
+pub fn instance_from_row(row: &Value) -> std::result::Result<Instance, String> {
+    let object = row
+        .as_object()
+        .ok_or("not a JSON object (detect --format ndjson writes one per line)")?;
+    let mut values = Vec::with_capacity(OUTPUT_COLUMNS.len());
+    for column in OUTPUT_COLUMNS {
+        let value = object
+            .get(column)
+            .ok_or_else(|| format!("no column {column} (expected the rule's 18 columns)"))?;
+        values.push(value.clone());
+    }
+    let id = alert_id(&values[..KEY_COLUMNS]);
+    if let Some(given) = object.get(ALERT_ID_COLUMN).and_then(Value::as_str)
+        && given != id.to_string()
+    {
+        return Err(format!(
+            "{ALERT_ID_COLUMN} {given} is not the id of the row's keys ({id}): the row was changed"
+        ));
+    }
+    Ok(Instance {
+        values,
+        id,
+        times: EventTimes::default(),
+        kind: ReportKind::New,
+    })
+}
+
 /// `batches` with the [`ALERT_ID_COLUMN`] after the rule's 18 columns.
 pub fn with_alert_ids(batches: &[RecordBatch]) -> Result<Vec<RecordBatch>> {
     batches
