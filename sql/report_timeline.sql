@@ -10,49 +10,40 @@
 --             $services     the instances' service names (lets each scan skip other rows)
 --             $max_events   events kept per instance and kind
 WITH events AS (
-    SELECT i.Instance, 'process' AS Kind, e.TimeGenerated AS Time,
-           e.FileName AS What, e.ProcessCommandLine AS Detail
-    FROM DeviceProcessEvents e
-    JOIN ReportInstances i
-      ON  (e.DeviceName IS NOT DISTINCT FROM i.DeviceName)
-      AND (e.InitiatingProcessFileName IS NOT DISTINCT FROM i.ServiceProcess)
-      AND (e.InitiatingProcessCommandLine IS NOT DISTINCT FROM i.ServiceProcessCmdline)
-      AND (e.InitiatingProcessCreationTime IS NOT DISTINCT FROM i.ServiceProcessCreationTime)
-      AND (e.InitiatingProcessId IS NOT DISTINCT FROM i.ServiceProcessID)
-      AND (e.InitiatingProcessAccountName IS NOT DISTINCT FROM i.ServiceProcessUser)
-      AND (e.InitiatingProcessSHA1 IS NOT DISTINCT FROM i.ServiceProcessSHA1)
-    WHERE in_exact(e.InitiatingProcessFileName, $services) AND e.TimeGenerated > $since
+    SELECT 'process' AS Kind, TimeGenerated AS Time, FileName AS What,
+           ProcessCommandLine AS Detail,
+           DeviceName, InitiatingProcessFileName, InitiatingProcessCommandLine,
+           InitiatingProcessCreationTime, InitiatingProcessId, InitiatingProcessAccountName,
+           InitiatingProcessSHA1
+    FROM DeviceProcessEvents
+    WHERE in_exact(InitiatingProcessFileName, $services) AND TimeGenerated > $since
     UNION ALL
-    SELECT i.Instance, 'network', e.TimeGenerated,
-           e.RemoteIP, concat(e.ActionType, ' ', e.RemoteUrl)
-    FROM DeviceNetworkEvents e
-    JOIN ReportInstances i
-      ON  (e.DeviceName IS NOT DISTINCT FROM i.DeviceName)
-      AND (e.InitiatingProcessFileName IS NOT DISTINCT FROM i.ServiceProcess)
-      AND (e.InitiatingProcessCommandLine IS NOT DISTINCT FROM i.ServiceProcessCmdline)
-      AND (e.InitiatingProcessCreationTime IS NOT DISTINCT FROM i.ServiceProcessCreationTime)
-      AND (e.InitiatingProcessId IS NOT DISTINCT FROM i.ServiceProcessID)
-      AND (e.InitiatingProcessAccountName IS NOT DISTINCT FROM i.ServiceProcessUser)
-      AND (e.InitiatingProcessSHA1 IS NOT DISTINCT FROM i.ServiceProcessSHA1)
-    WHERE in_exact(e.InitiatingProcessFileName, $services) AND e.TimeGenerated > $since
+    SELECT 'network', TimeGenerated, RemoteIP, concat(ActionType, ' ', RemoteUrl),
+           DeviceName, InitiatingProcessFileName, InitiatingProcessCommandLine,
+           InitiatingProcessCreationTime, InitiatingProcessId, InitiatingProcessAccountName,
+           InitiatingProcessSHA1
+    FROM DeviceNetworkEvents
+    WHERE in_exact(InitiatingProcessFileName, $services) AND TimeGenerated > $since
     UNION ALL
-    SELECT i.Instance, 'file', e.TimeGenerated,
-           CASE WHEN e.FolderPath = '' THEN e.FileName ELSE e.FolderPath END,
-           concat(e.ActionType, ' ', e.SHA1)
-    FROM DeviceFileEvents e
-    JOIN ReportInstances i
-      ON  (e.DeviceName IS NOT DISTINCT FROM i.DeviceName)
-      AND (e.InitiatingProcessFileName IS NOT DISTINCT FROM i.ServiceProcess)
-      AND (e.InitiatingProcessCommandLine IS NOT DISTINCT FROM i.ServiceProcessCmdline)
-      AND (e.InitiatingProcessCreationTime IS NOT DISTINCT FROM i.ServiceProcessCreationTime)
-      AND (e.InitiatingProcessId IS NOT DISTINCT FROM i.ServiceProcessID)
-      AND (e.InitiatingProcessAccountName IS NOT DISTINCT FROM i.ServiceProcessUser)
-      AND (e.InitiatingProcessSHA1 IS NOT DISTINCT FROM i.ServiceProcessSHA1)
-    WHERE in_exact(e.InitiatingProcessFileName, $services) AND e.TimeGenerated > $since
+    SELECT 'file', TimeGenerated, CASE WHEN FolderPath = '' THEN FileName ELSE FolderPath END,
+           concat(ActionType, ' ', SHA1),
+           DeviceName, InitiatingProcessFileName, InitiatingProcessCommandLine,
+           InitiatingProcessCreationTime, InitiatingProcessId, InitiatingProcessAccountName,
+           InitiatingProcessSHA1
+    FROM DeviceFileEvents
+    WHERE in_exact(InitiatingProcessFileName, $services) AND TimeGenerated > $since
     UNION ALL
-    SELECT i.Instance, 'image', e.TimeGenerated,
-           CASE WHEN e.FolderPath = '' THEN e.FileName ELSE e.FolderPath END, e.SHA1
-    FROM DeviceImageLoadEvents e
+    SELECT 'image', TimeGenerated, CASE WHEN FolderPath = '' THEN FileName ELSE FolderPath END,
+           SHA1,
+           DeviceName, InitiatingProcessFileName, InitiatingProcessCommandLine,
+           InitiatingProcessCreationTime, InitiatingProcessId, InitiatingProcessAccountName,
+           InitiatingProcessSHA1
+    FROM DeviceImageLoadEvents
+    WHERE in_exact(InitiatingProcessFileName, $services) AND TimeGenerated > $since
+),
+matched AS (
+    SELECT i.Instance, e.Kind, e.Time, e.What, e.Detail
+    FROM events e
     JOIN ReportInstances i
       ON  (e.DeviceName IS NOT DISTINCT FROM i.DeviceName)
       AND (e.InitiatingProcessFileName IS NOT DISTINCT FROM i.ServiceProcess)
@@ -61,13 +52,12 @@ WITH events AS (
       AND (e.InitiatingProcessId IS NOT DISTINCT FROM i.ServiceProcessID)
       AND (e.InitiatingProcessAccountName IS NOT DISTINCT FROM i.ServiceProcessUser)
       AND (e.InitiatingProcessSHA1 IS NOT DISTINCT FROM i.ServiceProcessSHA1)
-    WHERE in_exact(e.InitiatingProcessFileName, $services) AND e.TimeGenerated > $since
 ),
 ranked AS (
     SELECT Instance, Kind, Time, What, Detail,
            row_number() OVER (PARTITION BY Instance, Kind ORDER BY Time, What, Detail) AS N,
            count(*) OVER (PARTITION BY Instance, Kind) AS Total
-    FROM events
+    FROM matched
 )
 SELECT Instance, Kind, Time, What, Detail, Total
 FROM ranked

@@ -441,3 +441,36 @@ fn exit_codes_tell_a_scheduler_what_happened() {
         .assert()
         .code(1);
 }
+
+#[test]
+fn the_shells_detect_keeps_the_same_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let detect = format!(
+        "\\detect --state '{}' --new-only --format ndjson",
+        state.display()
+    );
+    let output = Command::cargo_bin("huntlake")
+        .unwrap()
+        .env("HUNTLAKE_HISTORY", "")
+        .args(["sql", "--format", "ndjson", "-c", &detect, "-c", &detect])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // The sample's four detections, once: the second \detect finds them all reported.
+    let rows = json_lines(&output);
+    assert_eq!(rows.len(), 4, "{rows:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("4 new, 0 updated, 0 reported before; 4 reported"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("0 new, 0 updated, 4 reported before; 0 reported"),
+        "{stderr}"
+    );
+}

@@ -254,14 +254,7 @@ fn section(report: &ReportData, d: &ReportedDetection) -> Markup {
                             dt { "First seen in the lake" } dd { (d.prevalence.first_seen.map(format_kusto_datetime).unwrap_or_else(|| "never".into())) }
                         }
                         h3 { "What the rule gathered" }
-                        ul.sets {
-                            @for column in &OUTPUT_COLUMNS[KEY_COLUMNS..16] {
-                                @let items: Vec<&str> = i.set(column).into_iter().filter(|s| !s.is_empty()).collect();
-                                @if !items.is_empty() {
-                                    li { b { (column) } ": " span.mono { (items.join(", ")) } }
-                                }
-                            }
-                        }
+                        ul.sets { }
                     }
                 }
                 h3 { "Timeline" }
@@ -270,51 +263,11 @@ fn section(report: &ReportData, d: &ReportedDetection) -> Markup {
                     noscript { "The timeline is drawn by the page's script." }
                 }
                 h3 { "Pivots" }
-                p.sub { "This instance's events, to paste into " code { "huntlake sql" } "." }
-                @for (table, sql) in pivots(d) {
-                    div.pivot {
-                        b { (table) } " "
-                        button.copy type="button" { "Copy" }
-                        pre.sql { (sql) }
-                    }
-                }
+                p.sub { "This instance's events in each table, to paste into " code { "huntlake sql" } "." }
+                div.pivots { }
             }
         }
     }
-}
-
-/// The SQL that lists this instance's events in each table.
-fn pivots(d: &ReportedDetection) -> Vec<(&'static str, String)> {
-    let i = &d.instance;
-    let text = |name: &str| match i.get(name) {
-        Value::String(s) => format!("= '{}'", s.replace('\'', "''")),
-        Value::Null => "IS NULL".to_string(),
-        other => format!("= {other}"),
-    };
-    let created = match i.get("ServiceProcessCreationTime") {
-        Value::String(s) => format!("= TIMESTAMP '{}'", s.replace('\'', "''")),
-        _ => "IS NULL".to_string(),
-    };
-    let condition = format!(
-        "DeviceName {}\n  AND InitiatingProcessFileName {}\n  AND InitiatingProcessCommandLine {}\n  \
-         AND InitiatingProcessCreationTime {created}\n  AND InitiatingProcessId {}\n  \
-         AND InitiatingProcessAccountName {}\n  AND InitiatingProcessSHA1 {}",
-        text("DeviceName"),
-        text("ServiceProcess"),
-        text("ServiceProcessCmdline"),
-        text("ServiceProcessID"),
-        text("ServiceProcessUser"),
-        text("ServiceProcessSHA1"),
-    );
-    crate::rule::metadata::DATA_SOURCES
-        .iter()
-        .map(|table| {
-            (
-                *table,
-                format!("SELECT *\nFROM {table}\nWHERE {condition}\nORDER BY TimeGenerated;"),
-            )
-        })
-        .collect()
 }
 
 /// The timelines and the window, as JSON safe inside a script element: `<`, `>` and `&` (and
@@ -345,9 +298,19 @@ fn data_json(report: &ReportData) -> String {
                     ])
                 })
                 .collect();
+            let sets: serde_json::Map<String, Value> = d
+                .instance
+                .sets()
+                .map(|(name, items)| (name.to_string(), json!(items)))
+                .collect();
             (
                 d.instance.id.to_string(),
-                json!({"totals": d.timeline.totals, "events": events}),
+                json!({
+                    "keys": d.instance.values[..KEY_COLUMNS],
+                    "sets": sets,
+                    "totals": d.timeline.totals,
+                    "events": events,
+                }),
             )
         })
         .collect();
@@ -356,6 +319,8 @@ fn data_json(report: &ReportData) -> String {
         "days": days,
         "labels": labels,
         "kinds": EVENT_KINDS,
+        "keyColumns": &OUTPUT_COLUMNS[..KEY_COLUMNS],
+        "tables": crate::rule::metadata::DATA_SOURCES,
         "timelines": timelines,
     });
     escape_for_script(&data.to_string())

@@ -60,11 +60,57 @@
     return svg;
   }
 
+  // The rule's sets, as lists of their non-empty elements.
+  function drawSets(section, timeline) {
+    var list = section.querySelector("ul.sets");
+    Object.keys(timeline.sets || {}).forEach(function (name) {
+      var items = timeline.sets[name].filter(function (item) { return item !== ""; });
+      if (!items.length) return;
+      var item = element("li");
+      item.appendChild(element("b", null, name));
+      item.appendChild(document.createTextNode(": "));
+      item.appendChild(element("span", "mono", items.join(", ")));
+      list.appendChild(item);
+    });
+  }
+
+  // A SQL literal: quotes doubled, so a value stays a value.
+  function literal(value) { return "'" + String(value).replace(/'/g, "''") + "'"; }
+
+  // For each table, the SQL that lists this instance's events (its initiating process has the
+  // instance's 7 keys).
+  function drawPivots(section, timeline) {
+    var columns = ["DeviceName", "InitiatingProcessFileName", "InitiatingProcessCommandLine",
+      "InitiatingProcessCreationTime", "InitiatingProcessId", "InitiatingProcessAccountName",
+      "InitiatingProcessSHA1"];
+    var conditions = columns.map(function (column, i) {
+      var value = (timeline.keys || [])[i];
+      if (value === null || value === undefined) return column + " IS NULL";
+      if (typeof value === "number") return column + " = " + value;
+      if (i === 3) return column + " = TIMESTAMP " + literal(value);
+      return column + " = " + literal(value);
+    });
+    var target = section.querySelector(".pivots");
+    data.tables.forEach(function (table) {
+      var pivot = element("div", "pivot");
+      pivot.appendChild(element("b", null, table));
+      pivot.appendChild(document.createTextNode(" "));
+      var button = element("button", "copy", "Copy");
+      button.type = "button";
+      pivot.appendChild(button);
+      pivot.appendChild(element("pre", "sql", "SELECT *\nFROM " + table + "\nWHERE " +
+        conditions.join("\n  AND ") + "\nORDER BY TimeGenerated;"));
+      target.appendChild(pivot);
+    });
+  }
+
   function render(section) {
     var target = section.querySelector(".timeline");
     if (!target || target.dataset.drawn) return;
     target.dataset.drawn = "1";
     var timeline = data.timelines[section.id] || { totals: [0, 0, 0, 0], events: [] };
+    drawSets(section, timeline);
+    drawPivots(section, timeline);
     var summary = element("p", "totals");
     timeline.totals.forEach(function (total, k) {
       var shown = timeline.events.filter(function (e) { return e[2] === k; }).length;
