@@ -17,6 +17,11 @@
 --                                  the EXISTS on RareServices; stated on its own because it
 --                                  reads one column, so the Parquet reader can drop all other
 --                                  rows before decoding the rest.
+--             $min_pid, $max_pid   the range of the rare instances' process ids (from
+--                                  GetServices ⋈ RareServices). Implied by the keyed joins;
+--                                  stated because a range on a raw column prunes pages by their
+--                                  statistics, in every process: the join's own dynamic filter
+--                                  does the same in one process but does not cross to workers.
 WITH
 -- | join kind=inner GetServices on ServiceProcess, DeviceName: one row per service instance
 -- (the 7 keys), with the children it started.
@@ -53,6 +58,8 @@ network AS (
         max(e.TimeGenerated) AS LastEvent
     FROM DeviceNetworkEvents e
     WHERE in_exact(e.InitiatingProcessFileName, $rare_services)
+      AND (e.InitiatingProcessId BETWEEN $min_pid AND $max_pid
+           OR ($null_keys_match AND e.InitiatingProcessId IS NULL))
       AND e.TimeGenerated > $since
       AND contains_ci(e.InitiatingProcessParentFileName, 'services.exe')
       AND NOT in_ci(e.InitiatingProcessFileName, $allowlist)
@@ -85,6 +92,8 @@ files AS (
         max(e.TimeGenerated) AS LastEvent
     FROM DeviceFileEvents e
     WHERE in_exact(e.InitiatingProcessFileName, $rare_services)
+      AND (e.InitiatingProcessId BETWEEN $min_pid AND $max_pid
+           OR ($null_keys_match AND e.InitiatingProcessId IS NULL))
       AND e.TimeGenerated > $since
       AND contains_ci(e.InitiatingProcessParentFileName, 'services.exe')
       AND NOT in_ci(e.InitiatingProcessFileName, $allowlist)
@@ -115,6 +124,8 @@ images AS (
         max(e.TimeGenerated) AS LastEvent
     FROM DeviceImageLoadEvents e
     WHERE in_exact(e.InitiatingProcessFileName, $rare_services)
+      AND (e.InitiatingProcessId BETWEEN $min_pid AND $max_pid
+           OR ($null_keys_match AND e.InitiatingProcessId IS NULL))
       AND e.TimeGenerated > $since
       AND contains_ci(e.InitiatingProcessParentFileName, 'services.exe')
       AND NOT in_ci(e.InitiatingProcessFileName, $allowlist)

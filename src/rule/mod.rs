@@ -7,7 +7,7 @@ pub mod metadata;
 pub mod scratch;
 pub mod steps;
 
-use datafusion::arrow::array::{ArrayRef, ListArray, StringArray};
+use datafusion::arrow::array::{Array, ArrayRef, ListArray, StringArray};
 use datafusion::arrow::buffer::OffsetBuffer;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
@@ -233,6 +233,9 @@ pub async fn run(
             let rare_done = started.elapsed();
             let mut bindings = params.binding_list();
             bindings.push(("rare_services", rare_service_names(ctx).await?));
+            let (min_pid, max_pid) = rare_pid_range(ctx).await?;
+            bindings.push(("min_pid", ScalarValue::Int64(min_pid)));
+            bindings.push(("max_pid", ScalarValue::Int64(max_pid)));
             let detect = DETECTION.plan(ctx, ParamValues::from(bindings)).await?;
             check_output_columns(&detect, DETECTION.file)?;
             let (batches, detect_plan) =
@@ -343,6 +346,33 @@ fn split_event_times(batches: Vec<RecordBatch>) -> Result<(Vec<RecordBatch>, Vec
         );
     }
     Ok((rule_batches, times))
+}
+
+/// The smallest and largest process id of the rare services' instances (None when there are
+/// none, or none with an id).
+async fn rare_pid_range(ctx: &SessionContext) -> Result<(Option<i64>, Option<i64>)> {
+    let what = "finding the rare instances' process ids";
+    let batches = ctx
+        .sql(
+            "SELECT min(g.ServiceProcessID) AS lo, max(g.ServiceProcessID) AS hi \
+             FROM GetServices g JOIN RareServices r \
+             ON g.ServiceProcess = r.ServiceProcess AND g.DeviceName = r.DeviceName",
+        )
+        .await
+        .context(what)?
+        .collect()
+        .await
+        .context(what)?;
+    let value = |column: usize| -> Option<i64> {
+        let batch = batches.iter().find(|b| b.num_rows() > 0)?;
+        let array =
+            datafusion::arrow::compute::cast(batch.column(column), &DataType::Int64).ok()?;
+        let array = array
+            .as_any()
+            .downcast_ref::<datafusion::arrow::array::Int64Array>()?;
+        (!array.is_null(0)).then(|| array.value(0))
+    };
+    Ok((value(0), value(1)))
 }
 
 /// The distinct service names of the registered RareServices, as a bound list.
