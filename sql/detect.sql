@@ -17,6 +17,9 @@
 --                                  the EXISTS on RareServices; stated on its own because it
 --                                  reads one column, so the Parquet reader can drop all other
 --                                  rows before decoding the rest.
+--             $event_times         compute each instance's first and last event time (when
+--                                  false the planner folds the CASEs away and no scan outputs
+--                                  its time column)
 --             $min_pid, $max_pid   the range of the rare instances' process ids (from
 --                                  GetServices ⋈ RareServices). Implied by the keyed joins;
 --                                  stated because a range on a raw column prunes pages by their
@@ -33,8 +36,8 @@ instances AS (
             FILTER (WHERE $keep_empty OR g.StartedChildProcess <> '') AS ChildProcesses,
         make_set(g.StartedChildProcessCmdline, 100000)
             FILTER (WHERE $keep_empty OR g.StartedChildProcessCmdline <> '') AS ChildCommandlines,
-        min(g.TimeGenerated) AS FirstEvent,
-        max(g.TimeGenerated) AS LastEvent
+        min(CASE WHEN $event_times THEN g.TimeGenerated END) AS FirstEvent,
+        max(CASE WHEN $event_times THEN g.TimeGenerated END) AS LastEvent
     FROM GetServices g
     JOIN RareServices r ON g.ServiceProcess = r.ServiceProcess AND g.DeviceName = r.DeviceName
     GROUP BY
@@ -54,8 +57,8 @@ network AS (
             FILTER (WHERE $keep_empty OR e.RemoteIP <> '') AS ConnectedAddresses,
         make_set(e.RemoteUrl, 100000)
             FILTER (WHERE $keep_empty OR e.RemoteUrl <> '') AS ConnectedUrls,
-        min(e.TimeGenerated) AS FirstEvent,
-        max(e.TimeGenerated) AS LastEvent
+        min(CASE WHEN $event_times THEN e.TimeGenerated END) AS FirstEvent,
+        max(CASE WHEN $event_times THEN e.TimeGenerated END) AS LastEvent
     FROM DeviceNetworkEvents e
     WHERE in_exact(e.InitiatingProcessFileName, $rare_services)
       AND (e.InitiatingProcessId BETWEEN $min_pid AND $max_pid
@@ -88,8 +91,8 @@ files AS (
             FILTER (WHERE $keep_empty OR e.FolderPath <> '') AS FileModFolderPath,
         make_set(e.SHA1, 100000)
             FILTER (WHERE $keep_empty OR e.SHA1 <> '') AS FileModHA1s,
-        min(e.TimeGenerated) AS FirstEvent,
-        max(e.TimeGenerated) AS LastEvent
+        min(CASE WHEN $event_times THEN e.TimeGenerated END) AS FirstEvent,
+        max(CASE WHEN $event_times THEN e.TimeGenerated END) AS LastEvent
     FROM DeviceFileEvents e
     WHERE in_exact(e.InitiatingProcessFileName, $rare_services)
       AND (e.InitiatingProcessId BETWEEN $min_pid AND $max_pid
@@ -120,8 +123,8 @@ images AS (
             FILTER (WHERE $keep_empty OR e.FileName <> '') AS DLLsLoaded,
         make_set(e.SHA1, 100000)
             FILTER (WHERE $keep_empty OR e.SHA1 <> '') AS DLLSHA1,
-        min(e.TimeGenerated) AS FirstEvent,
-        max(e.TimeGenerated) AS LastEvent
+        min(CASE WHEN $event_times THEN e.TimeGenerated END) AS FirstEvent,
+        max(CASE WHEN $event_times THEN e.TimeGenerated END) AS LastEvent
     FROM DeviceImageLoadEvents e
     WHERE in_exact(e.InitiatingProcessFileName, $rare_services)
       AND (e.InitiatingProcessId BETWEEN $min_pid AND $max_pid

@@ -14,12 +14,13 @@
 -- Parameters: $since     as-of minus the lookback; the window is strict (> $since) and open
 --                        at the top, as ago() is
 --             $allowlist the allowlisted service names (in~: whole name, ASCII case folded)
+--             $event_times  keep TimeGenerated (else null)
 --
 -- The KQL also projects StartedChildProcessSHA1, which nothing downstream reads; it is left
--- out here to keep the materialized table small. TimeGenerated stays: the detection reports
--- the first and last event time of each instance.
+-- out here to keep the materialized table small. TimeGenerated stays when the run reports
+-- each instance's first and last event time ($event_times; the shell's step always does).
 SELECT
-    TimeGenerated,
+    CASE WHEN $event_times THEN TimeGenerated END AS TimeGenerated,
     DeviceName,
     InitiatingProcessFileName     AS ServiceProcess,
     InitiatingProcessCommandLine  AS ServiceProcessCmdline,

@@ -92,8 +92,12 @@ joined AS (
         l.DeviceName, l.ServiceProcess, l.ServiceProcessCmdline, l.ServiceProcessCreationTime,
         l.ServiceProcessID, l.ServiceProcessUser, l.ServiceProcessSHA1,
         l.StartedChildProcess, l.StartedChildProcessCmdline,
-        least(l.TimeGenerated, n.TimeGenerated, f.TimeGenerated, m.TimeGenerated)    AS FirstEvent,
-        greatest(l.TimeGenerated, n.TimeGenerated, f.TimeGenerated, m.TimeGenerated) AS LastEvent,
+        CASE WHEN $event_times
+             THEN least(l.TimeGenerated, n.TimeGenerated, f.TimeGenerated, m.TimeGenerated) END
+            AS FirstEvent,
+        CASE WHEN $event_times
+             THEN greatest(l.TimeGenerated, n.TimeGenerated, f.TimeGenerated, m.TimeGenerated) END
+            AS LastEvent,
         coalesce(n.RemoteIP, '')         AS RemoteIP,
         coalesce(n.RemoteUrl, '')        AS RemoteUrl,
         coalesce(f.ModifiedFile, '')     AS ModifiedFile,

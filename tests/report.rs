@@ -190,10 +190,7 @@ fn the_sample_lake_report_loads_clean_with_every_detection_and_its_timeline() {
             text.contains(row["ServiceProcessSHA1"].as_str().unwrap()),
             "{id}"
         );
-        assert!(text.contains(&format!(
-            "<dd class=\"mono\">{}</dd>",
-            row["ServiceProcessID"]
-        )));
+        assert!(text.contains(&format!("<dd>{}</dd>", row["ServiceProcessID"])));
     }
     // One bar per UTC day the 14-day window touches (it starts and ends at noon: 15 days).
     let chart_start = dom.find("<svg class=\"chart launches\"").unwrap();

@@ -254,6 +254,13 @@ pub struct DetectOutput {
     pub with_prevalence: bool,
 }
 
+impl DetectOutput {
+    /// Whether the output uses the detections' event times (alerts and the state do).
+    pub fn needs_event_times(&self) -> bool {
+        self.state.is_some() || self.format.is_some_and(Format::is_alert)
+    }
+}
+
 impl DetectArgs {
     /// The request these flags describe, and what to do with its results.
     pub fn into_request(self) -> Result<(DetectRequest, DetectOutput)> {

@@ -40,7 +40,8 @@ pub enum Finished {
 }
 
 pub async fn run(args: DetectArgs) -> Result<Finished> {
-    let (request, output) = args.into_request()?;
+    let (mut request, output) = args.into_request()?;
+    request.event_times = output.needs_event_times();
     let started = now_nanos();
     let clock = Instant::now();
     // A run that cannot keep its state does not run.

@@ -96,8 +96,16 @@ pub async fn run(args: ReportArgs) -> Result<()> {
             (lake, RuleParams::new(as_of, options), instances, scanned)
         }
     };
+    let max_events = report::events_per_kind(args.max_events, instances.len());
+    if max_events < args.max_events {
+        eprintln!(
+            "note: {} detections: the timelines show at most {max_events} events per kind \
+             (with the full counts), to keep the page small",
+            instances.len()
+        );
+    }
     let (mut detections, days) =
-        report::gather(&lake, &params, instances, &session, args.max_events).await?;
+        report::gather(&lake, &params, instances, &session, max_events).await?;
     html::triage_order(&mut detections);
     let data = ReportData {
         lake: lake.location.display.clone(),
@@ -106,7 +114,7 @@ pub async fn run(args: ReportArgs) -> Result<()> {
         seconds: started.elapsed().as_secs_f64(),
         days,
         detections,
-        max_events: args.max_events,
+        max_events,
     };
     let page = html::render(&data);
     atomic::write_atomically(&args.out, |out| {

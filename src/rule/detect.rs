@@ -38,6 +38,9 @@ pub struct DetectRequest {
     pub session: SessionOptions,
     /// Where the run reports how far its scans are.
     pub progress: ScanProgress,
+    /// Compute each detection's first and last event time ([`Detection::event_times`]);
+    /// without, they are `None` and the run is faster.
+    pub event_times: bool,
 }
 
 impl DetectRequest {
@@ -57,6 +60,7 @@ impl DetectRequest {
             materialize: MaterializeOptions::default(),
             session: SessionOptions::default(),
             progress: ScanProgress::default(),
+            event_times: true,
         }
     }
 }
@@ -193,7 +197,8 @@ pub async fn detect(request: &DetectRequest, notes: &mut dyn FnMut(&str)) -> Res
         }
         (None, None) => now,
     };
-    let params = RuleParams::new(as_of, request.rule.clone());
+    let mut params = RuleParams::new(as_of, request.rule.clone());
+    params.event_times = request.event_times;
     let run = loop {
         let error = match run_rule(request, &lake, &params).await {
             Ok(run) => break run,

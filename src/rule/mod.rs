@@ -111,11 +111,18 @@ pub struct RuleParams {
     /// `now()` of the query, nanoseconds since the epoch (a whole tick).
     pub as_of: i64,
     pub options: RuleOptions,
+    /// Compute each detection's first and last event time (alerts, the state and the report
+    /// need them; rows do not, and skipping them saves decoding the time column again).
+    pub event_times: bool,
 }
 
 impl RuleParams {
     pub fn new(as_of: i64, options: RuleOptions) -> Self {
-        RuleParams { as_of, options }
+        RuleParams {
+            as_of,
+            options,
+            event_times: true,
+        }
     }
 
     /// The exclusive lower bound of the window: `ago(LookupTime)`.
@@ -153,6 +160,7 @@ impl RuleParams {
                 "null_keys_match",
                 ScalarValue::Boolean(Some(options.null_keys_match)),
             ),
+            ("event_times", ScalarValue::Boolean(Some(self.event_times))),
         ]
     }
 }

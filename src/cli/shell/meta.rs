@@ -293,6 +293,7 @@ impl Shell {
         let given_lake = args.lake.lake.is_some();
         self.inherit_unset_flags(&matches, &mut args);
         let (mut request, output) = args.into_request()?;
+        request.event_times = output.needs_event_times();
         request.rule = self.rule_options_for(&matches, request.rule);
         if !given_lake {
             request.lake = self.lake_source.clone();

@@ -7,9 +7,8 @@ use base64::Engine;
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 use serde_json::{Value, json};
 
-use super::{EVENT_KINDS, ReportData, ReportedDetection, day_bins, day_index};
+use super::{ReportData, ReportedDetection, day_bins, day_index};
 use crate::output::alerts::KEY_COLUMNS;
-use crate::rule::OUTPUT_COLUMNS;
 use crate::rule::metadata::{RULE_ID, RULE_NAME, SEVERITY};
 use crate::time::{format_kusto_datetime, format_rfc3339, format_span};
 
@@ -102,8 +101,10 @@ fn summary(report: &ReportData) -> Markup {
                 th.num { "Devices with this service" } th.num { "Devices with this SHA-1" }
                 th { "First seen in the lake" } th { "Alert" }
             } }
+            // Rows in blocks of 100, each block laid out only when scrolled to.
+            @for block in report.detections.chunks(100) {
             tbody {
-                @for d in &report.detections {
+                @for d in block {
                     tr {
                         td.mono { (d.instance.text("ServiceProcess")) }
                         td { (d.instance.text("DeviceName")) }
@@ -114,6 +115,7 @@ fn summary(report: &ReportData) -> Markup {
                         td { a href=(format!("#{}", d.instance.id)) { "open" } }
                     }
                 }
+            }
             }
         }
         div.cols {
@@ -244,7 +246,7 @@ fn section(report: &ReportData, d: &ReportedDetection) -> Markup {
                 div.cols {
                     div {
                         h3 { "The instance" }
-                        dl.facts { @for (name, text) in &facts { dt { (name) } dd.mono { (text) } } }
+                        dl.facts.mono { @for (name, text) in &facts { dt { (name) } dd { (text) } } }
                     }
                     div {
                         h3 { "Fleet prevalence" }
@@ -280,28 +282,42 @@ fn data_json(report: &ReportData) -> String {
         .iter()
         .map(|(start, _)| day_label(*start))
         .collect();
+    // Every string once: DLL paths, hashes and command lines repeat across detections.
+    let mut strings = Strings::default();
     let timelines: serde_json::Map<String, Value> = report
         .detections
         .iter()
         .map(|d| {
-            let events: Vec<Value> = d
-                .timeline
-                .events
+            let events = &d.timeline.events;
+            // Times as 100-ns ticks after the first day, each after the one before (the
+            // events are in time order), so that most are short numbers.
+            let mut previous = 0i64;
+            let ticks: Vec<i64> = events
                 .iter()
                 .map(|e| {
-                    json!([
-                        e.time.div_euclid(1_000_000),
-                        format_kusto_datetime(e.time),
-                        e.kind,
-                        e.what,
-                        e.detail
-                    ])
+                    let tick = (e.time - first_day).div_euclid(100);
+                    let delta = tick - previous;
+                    previous = tick;
+                    delta
                 })
                 .collect();
+            let kinds: Vec<usize> = events.iter().map(|e| e.kind).collect();
+            let whats: Vec<usize> = events.iter().map(|e| strings.index(&e.what)).collect();
+            let details: Vec<usize> = events.iter().map(|e| strings.index(&e.detail)).collect();
+            // The sets, bounded like the timeline (the whole sets are in the rule's output):
+            // the first elements, and how many there are.
             let sets: serde_json::Map<String, Value> = d
                 .instance
                 .sets()
-                .map(|(name, items)| (name.to_string(), json!(items)))
+                .map(|(name, items)| {
+                    let items: Vec<&str> = items.into_iter().filter(|i| !i.is_empty()).collect();
+                    let shown: Vec<usize> = items
+                        .iter()
+                        .take(report.max_events)
+                        .map(|item| strings.index(item))
+                        .collect();
+                    (name.to_string(), json!([items.len(), shown]))
+                })
                 .collect();
             (
                 d.instance.id.to_string(),
@@ -309,7 +325,10 @@ fn data_json(report: &ReportData) -> String {
                     "keys": d.instance.values[..KEY_COLUMNS],
                     "sets": sets,
                     "totals": d.timeline.totals,
-                    "events": events,
+                    "ticks": ticks,
+                    "kinds": kinds,
+                    "whats": whats,
+                    "details": details,
                 }),
             )
         })
@@ -318,12 +337,29 @@ fn data_json(report: &ReportData) -> String {
         "firstDay": first_day.div_euclid(1_000_000),
         "days": days,
         "labels": labels,
-        "kinds": EVENT_KINDS,
-        "keyColumns": &OUTPUT_COLUMNS[..KEY_COLUMNS],
         "tables": crate::rule::metadata::DATA_SOURCES,
+        "strings": strings.list,
         "timelines": timelines,
     });
     escape_for_script(&data.to_string())
+}
+
+/// A table of distinct strings, referred to by index.
+#[derive(Default)]
+struct Strings {
+    list: Vec<String>,
+    index: std::collections::HashMap<String, usize>,
+}
+
+impl Strings {
+    fn index(&mut self, text: &str) -> usize {
+        if let Some(&i) = self.index.get(text) {
+            return i;
+        }
+        self.list.push(text.to_string());
+        self.index.insert(text.to_string(), self.list.len() - 1);
+        self.list.len() - 1
+    }
 }
 
 /// JSON text made safe to embed in a `<script>` element.

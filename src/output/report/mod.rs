@@ -33,6 +33,18 @@ const LAUNCHES_SQL: &str = include_str!("../../../sql/report_launches.sql");
 /// Events shown per instance and kind (the full counts are shown too).
 pub const DEFAULT_MAX_EVENTS: usize = 1000;
 
+/// Events a report embeds at most, across its detections: past it, fewer per kind are shown
+/// (at least [`MIN_EVENTS_PER_KIND`]), so that a report of 10,000 detections stays a file a
+/// browser opens in seconds.
+pub const EVENT_BUDGET: usize = 400_000;
+pub const MIN_EVENTS_PER_KIND: usize = 25;
+
+/// The events per kind a report of `detections` shows, at most `asked`.
+pub fn events_per_kind(asked: usize, detections: usize) -> usize {
+    let fair = EVENT_BUDGET / (detections.max(1) * EVENT_KINDS.len());
+    asked.min(fair.max(MIN_EVENTS_PER_KIND))
+}
+
 /// How widespread a detection's service and binary are.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Prevalence {
@@ -434,6 +446,14 @@ fn times(array: &ArrayRef) -> Vec<Option<i64>> {
 mod tests {
     use super::*;
     use crate::rule::RuleOptions;
+
+    #[test]
+    fn large_reports_show_fewer_events_per_kind() {
+        assert_eq!(events_per_kind(1000, 4), 1000);
+        assert_eq!(events_per_kind(1000, 1000), 100);
+        assert_eq!(events_per_kind(1000, 10_000), 25);
+        assert_eq!(events_per_kind(10, 4), 10);
+    }
 
     #[test]
     fn the_chart_has_one_bin_per_calendar_day_the_window_touches() {

@@ -16,11 +16,29 @@
     return node;
   }
 
+  // A timeline's events from their compact form: [ticks after the first day, kind, what,
+  // detail], the ticks as 100-ns units summed from differences, the texts from the table.
+  function decode(timeline) {
+    var tick = 0;
+    return (timeline.ticks || []).map(function (delta, i) {
+      tick += delta;
+      return [tick, timeline.kinds[i], data.strings[timeline.whats[i]], data.strings[timeline.details[i]]];
+    });
+  }
+
+  // Kusto's datetime text (7 fractional digits) of a tick count after the first day.
+  function kustoTime(tick) {
+    var millis = Math.floor(tick / 10000);
+    var rest = String(tick - millis * 10000);
+    var text = new Date(data.firstDay + millis).toISOString();
+    return text.slice(0, 23) + "0000".slice(rest.length) + rest + "Z";
+  }
+
   function chart(events) {
     var days = data.days, width = 560, height = 60, gap = 2;
     var counts = new Array(days).fill(0);
     events.forEach(function (e) {
-      var day = Math.floor((e[0] - data.firstDay) / 86400000);
+      var day = Math.floor(e[0] / 864000000000);
       counts[Math.max(0, Math.min(days - 1, day))] += 1;
     });
     var max = Math.max.apply(null, counts.concat([1]));
@@ -64,12 +82,16 @@
   function drawSets(section, timeline) {
     var list = section.querySelector("ul.sets");
     Object.keys(timeline.sets || {}).forEach(function (name) {
-      var items = timeline.sets[name].filter(function (item) { return item !== ""; });
+      var total = timeline.sets[name][0];
+      var items = timeline.sets[name][1].map(function (i) { return data.strings[i]; });
       if (!items.length) return;
       var item = element("li");
       item.appendChild(element("b", null, name));
       item.appendChild(document.createTextNode(": "));
       item.appendChild(element("span", "mono", items.join(", ")));
+      if (total > items.length) {
+        item.appendChild(element("span", "more", " … and " + (total - items.length) + " more"));
+      }
       list.appendChild(item);
     });
   }
@@ -108,24 +130,25 @@
     var target = section.querySelector(".timeline");
     if (!target || target.dataset.drawn) return;
     target.dataset.drawn = "1";
-    var timeline = data.timelines[section.id] || { totals: [0, 0, 0, 0], events: [] };
+    var timeline = data.timelines[section.id] || { totals: [0, 0, 0, 0] };
+    var events = decode(timeline);
     drawSets(section, timeline);
     drawPivots(section, timeline);
     var summary = element("p", "totals");
     timeline.totals.forEach(function (total, k) {
-      var shown = timeline.events.filter(function (e) { return e[2] === k; }).length;
+      var shown = events.filter(function (e) { return e[1] === k; }).length;
       var text = kindPlurals[k] + ": " + total + (shown < total ? " (first " + shown + " shown)" : "");
       summary.appendChild(element("span", "total k-" + kinds[k], text));
     });
     target.appendChild(summary);
-    target.appendChild(chart(timeline.events));
+    target.appendChild(chart(events));
     var list = element("ol", "events");
-    timeline.events.forEach(function (e) {
-      var item = element("li", "event k-" + kinds[e[2]]);
-      item.appendChild(element("time", null, e[1]));
-      item.appendChild(element("span", "kind", kindNames[e[2]]));
-      item.appendChild(element("span", "what", e[3]));
-      item.appendChild(element("span", "detail", e[4]));
+    events.forEach(function (e) {
+      var item = element("li", "event k-" + kinds[e[1]]);
+      item.appendChild(element("time", null, kustoTime(e[0])));
+      item.appendChild(element("span", "kind", kindNames[e[1]]));
+      item.appendChild(element("span", "what", e[2]));
+      item.appendChild(element("span", "detail", e[3]));
       list.appendChild(item);
     });
     target.appendChild(list);
