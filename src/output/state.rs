@@ -213,7 +213,7 @@ impl State {
         let Some(manifest) = state.manifest.clone() else {
             return Ok(state);
         };
-        state.runs = runs_from(&state.read_table(&manifest.runs).await?)
+        state.runs = runs_from(&read_table(&state.location, &manifest.runs).await?)
             .map_err(|e| state_error(root, format!("{}: {e}", manifest.runs)))?;
         let differences = manifest.parameters.differences(&state.parameters);
         if !differences.is_empty() && !reset {
@@ -225,7 +225,7 @@ impl State {
             )));
         }
         if !reset {
-            state.alerts = alerts_from(&state.read_table(&manifest.alerts).await?)
+            state.alerts = alerts_from(&read_table(&state.location, &manifest.alerts).await?)
                 .map_err(|e| state_error(root, format!("{}: {e}", manifest.alerts)))?;
         }
         Ok(state)
@@ -237,17 +237,8 @@ impl State {
         let Some(manifest) = read_manifest(&location).await?.0 else {
             return Ok((vec![alerts_batch(&[])], vec![runs_batch(&[])]));
         };
-        let state = State {
-            location,
-            manifest: None,
-            version: None,
-            _lock: None,
-            parameters: manifest.parameters.clone(),
-            alerts: Vec::new(),
-            runs: Vec::new(),
-        };
-        let mut alerts = state.read_table(&manifest.alerts).await?;
-        let mut runs = state.read_table(&manifest.runs).await?;
+        let mut alerts = read_table(&location, &manifest.alerts).await?;
+        let mut runs = read_table(&location, &manifest.runs).await?;
         if alerts.is_empty() {
             alerts.push(alerts_batch(&[]));
         }
@@ -426,26 +417,26 @@ impl State {
         }
         Ok(())
     }
+}
 
-    async fn read_table(&self, name: &str) -> Result<Vec<RecordBatch>> {
-        let root = &self.location.display;
-        let path = self.location.prefix.clone().join(name);
-        let bytes = self
-            .location
-            .store
-            .get(&path)
-            .await
-            .map_err(|e| state_error(root, format!("{name}: {e}")))?
-            .bytes()
-            .await
-            .map_err(|e| state_error(root, format!("{name}: {e}")))?;
-        let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
-            .and_then(|b| b.build())
-            .map_err(|e| state_error(root, format!("{name}: {e}")))?;
-        reader
-            .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(|e| state_error(root, format!("{name}: {e}")))
-    }
+/// One of the state's Parquet tables, whole.
+async fn read_table(location: &LakeLocation, name: &str) -> Result<Vec<RecordBatch>> {
+    let error = |e: &dyn std::fmt::Display| state_error(&location.display, format!("{name}: {e}"));
+    let path = location.prefix.clone().join(name);
+    let bytes = location
+        .store
+        .get(&path)
+        .await
+        .map_err(|e| error(&e))?
+        .bytes()
+        .await
+        .map_err(|e| error(&e))?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
+        .and_then(|b| b.build())
+        .map_err(|e| error(&e))?;
+    reader
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| error(&e))
 }
 
 /// The manifest of the state at `location` and its version, if there is one.
