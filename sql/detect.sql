@@ -17,6 +17,10 @@
 --                                  the EXISTS on RareServices; stated on its own because it
 --                                  reads one column, so the Parquet reader can drop all other
 --                                  rows before decoding the rest.
+--             $rare_devices        the distinct DeviceName values of RareServices: implied by
+--                                  the EXISTS as well, and as selective as it on fleets where
+--                                  a name rare on one device is common on others (the join's
+--                                  own dynamic filter does this in one process, not on workers)
 --             $event_times         compute each instance's first and last event time (when
 --                                  false the planner folds the CASEs away and no scan outputs
 --                                  its time column)
@@ -61,6 +65,7 @@ network AS (
         max(CASE WHEN $event_times THEN e.TimeGenerated END) AS LastEvent
     FROM DeviceNetworkEvents e
     WHERE in_exact(e.InitiatingProcessFileName, $rare_services)
+      AND in_exact(e.DeviceName, $rare_devices)
       AND (e.InitiatingProcessId BETWEEN $min_pid AND $max_pid
            OR ($null_keys_match AND e.InitiatingProcessId IS NULL))
       AND e.TimeGenerated > $since
@@ -95,6 +100,7 @@ files AS (
         max(CASE WHEN $event_times THEN e.TimeGenerated END) AS LastEvent
     FROM DeviceFileEvents e
     WHERE in_exact(e.InitiatingProcessFileName, $rare_services)
+      AND in_exact(e.DeviceName, $rare_devices)
       AND (e.InitiatingProcessId BETWEEN $min_pid AND $max_pid
            OR ($null_keys_match AND e.InitiatingProcessId IS NULL))
       AND e.TimeGenerated > $since
@@ -127,6 +133,7 @@ images AS (
         max(CASE WHEN $event_times THEN e.TimeGenerated END) AS LastEvent
     FROM DeviceImageLoadEvents e
     WHERE in_exact(e.InitiatingProcessFileName, $rare_services)
+      AND in_exact(e.DeviceName, $rare_devices)
       AND (e.InitiatingProcessId BETWEEN $min_pid AND $max_pid
            OR ($null_keys_match AND e.InitiatingProcessId IS NULL))
       AND e.TimeGenerated > $since

@@ -240,8 +240,13 @@ pub async fn run(
                 materialize::materialize(ctx, rare, RARE_SERVICES.name, options, progress).await?;
             let rare_done = started.elapsed();
             let mut bindings = params.binding_list();
-            bindings.push(("rare_services", rare_service_names(ctx).await?));
-            let (min_pid, max_pid) = rare_pid_range(ctx).await?;
+            let local = in_this_process(ctx).await?;
+            bindings.push((
+                "rare_services",
+                rare_values(&local, "ServiceProcess").await?,
+            ));
+            bindings.push(("rare_devices", rare_values(&local, "DeviceName").await?));
+            let (min_pid, max_pid) = rare_pid_range(&local).await?;
             bindings.push(("min_pid", ScalarValue::Int64(min_pid)));
             bindings.push(("max_pid", ScalarValue::Int64(max_pid)));
             let detect = DETECTION.plan(ctx, ParamValues::from(bindings)).await?;
@@ -356,6 +361,25 @@ fn split_event_times(batches: Vec<RecordBatch>) -> Result<(Vec<RecordBatch>, Vec
     Ok((rule_batches, times))
 }
 
+/// A session on the same runtime holding only the materialized steps, without the distributed
+/// planner: the bound lists are read from them in this process. They are a few hundred values;
+/// planned across workers, each of these small queries would cost its own round of stages.
+async fn in_this_process(ctx: &SessionContext) -> Result<SessionContext> {
+    let state = ctx.state();
+    let local =
+        SessionContext::new_with_config_rt(state.config().clone(), Arc::clone(state.runtime_env()));
+    for name in [GET_SERVICES.name, RARE_SERVICES.name] {
+        let table = ctx
+            .table_provider(TableReference::bare(name))
+            .await
+            .context(format!("reading the materialized {name}"))?;
+        local
+            .register_table(TableReference::bare(name), table)
+            .context(format!("reading the materialized {name}"))?;
+    }
+    Ok(local)
+}
+
 /// The smallest and largest process id of the rare services' instances (None when there are
 /// none, or none with an id).
 async fn rare_pid_range(ctx: &SessionContext) -> Result<(Option<i64>, Option<i64>)> {
@@ -383,13 +407,15 @@ async fn rare_pid_range(ctx: &SessionContext) -> Result<(Option<i64>, Option<i64
     Ok((value(0), value(1)))
 }
 
-/// The distinct service names of the registered RareServices, as a bound list.
-async fn rare_service_names(ctx: &SessionContext) -> Result<ScalarValue> {
-    let what = "listing the rare service names";
+/// The distinct values of one column of the registered RareServices (the service names, the
+/// devices), as a bound list.
+async fn rare_values(ctx: &SessionContext, column: &str) -> Result<ScalarValue> {
+    let what = format!("listing RareServices' distinct {column} values");
+    let what = what.as_str();
     let batches = ctx
         .table(TableReference::bare(RARE_SERVICES.name))
         .await
-        .and_then(|df| df.select(vec![ident("ServiceProcess")]))
+        .and_then(|df| df.select(vec![ident(column)]))
         .and_then(|df| df.distinct())
         .context(what)?
         .collect()

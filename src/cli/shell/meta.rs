@@ -254,7 +254,9 @@ impl Shell {
              --   $since     = {} (as of {} minus the {} lookback)\n\
              --   $allowlist = {:?}\n\
              --   $threshold = {}\n\
-             --   $rare_services = the distinct ServiceProcess values of RareServices\n\
+             --   $rare_services, $rare_devices = the distinct ServiceProcess and DeviceName \
+             values of RareServices\n\
+             --   $min_pid, $max_pid = the range of the rare instances' ServiceProcessID\n\
              -- (the shell's parameters: huntlake sql --lookback, --threshold, --allow, --allowlist)\n",
             crate::time::format_rfc3339(params.since()),
             crate::time::format_rfc3339(params.as_of),

@@ -8,11 +8,14 @@
 //! - [`worker`]: serving a worker: the same functions and settings as every huntlake session,
 //!   the lake's object stores from the environment, the token and version checked on every
 //!   request, a log line per task, a clean stop on SIGTERM or Ctrl-C;
+//! - [`page_index`]: worker scans read each file's page index with its footer, as the
+//!   planner's cached footers have it in one process;
 //! - [`routing`]: which worker runs which task, kept for `--explain`;
 //! - the settings that travel with a plan ([`WorkerSettings`]) and the run's metrics (bytes
 //!   moved between processes).
 
 pub(crate) mod channels;
+mod page_index;
 mod routing;
 pub(crate) mod worker;
 
