@@ -10,7 +10,7 @@
 --             $services     the instances' service names (lets each scan skip other rows)
 --             $max_events   events kept per instance and kind
 WITH events AS (
-    SELECT 'process' AS Kind, TimeGenerated AS Time, FileName AS What,
+    SELECT 'process' AS Kind, TimeGenerated AS Time, FileName AS What, '' AS Action,
            ProcessCommandLine AS Detail,
            DeviceName, InitiatingProcessFileName, InitiatingProcessCommandLine,
            InitiatingProcessCreationTime, InitiatingProcessId, InitiatingProcessAccountName,
@@ -18,7 +18,7 @@ WITH events AS (
     FROM DeviceProcessEvents
     WHERE in_exact(InitiatingProcessFileName, $services) AND TimeGenerated > $since
     UNION ALL
-    SELECT 'network', TimeGenerated, RemoteIP, concat(ActionType, ' ', RemoteUrl),
+    SELECT 'network', TimeGenerated, RemoteIP, ActionType, RemoteUrl,
            DeviceName, InitiatingProcessFileName, InitiatingProcessCommandLine,
            InitiatingProcessCreationTime, InitiatingProcessId, InitiatingProcessAccountName,
            InitiatingProcessSHA1
@@ -26,7 +26,7 @@ WITH events AS (
     WHERE in_exact(InitiatingProcessFileName, $services) AND TimeGenerated > $since
     UNION ALL
     SELECT 'file', TimeGenerated, CASE WHEN FolderPath = '' THEN FileName ELSE FolderPath END,
-           concat(ActionType, ' ', SHA1),
+           ActionType, SHA1,
            DeviceName, InitiatingProcessFileName, InitiatingProcessCommandLine,
            InitiatingProcessCreationTime, InitiatingProcessId, InitiatingProcessAccountName,
            InitiatingProcessSHA1
@@ -34,7 +34,7 @@ WITH events AS (
     WHERE in_exact(InitiatingProcessFileName, $services) AND TimeGenerated > $since
     UNION ALL
     SELECT 'image', TimeGenerated, CASE WHEN FolderPath = '' THEN FileName ELSE FolderPath END,
-           SHA1,
+           '', SHA1,
            DeviceName, InitiatingProcessFileName, InitiatingProcessCommandLine,
            InitiatingProcessCreationTime, InitiatingProcessId, InitiatingProcessAccountName,
            InitiatingProcessSHA1
@@ -42,7 +42,7 @@ WITH events AS (
     WHERE in_exact(InitiatingProcessFileName, $services) AND TimeGenerated > $since
 ),
 matched AS (
-    SELECT i.Instance, e.Kind, e.Time, e.What, e.Detail
+    SELECT i.Instance, e.Kind, e.Time, e.What, e.Action, e.Detail
     FROM events e
     JOIN ReportInstances i
       ON  (e.DeviceName IS NOT DISTINCT FROM i.DeviceName)
@@ -54,12 +54,12 @@ matched AS (
       AND (e.InitiatingProcessSHA1 IS NOT DISTINCT FROM i.ServiceProcessSHA1)
 ),
 ranked AS (
-    SELECT Instance, Kind, Time, What, Detail,
-           row_number() OVER (PARTITION BY Instance, Kind ORDER BY Time, What, Detail) AS N,
+    SELECT Instance, Kind, Time, What, Action, Detail,
+           row_number() OVER (PARTITION BY Instance, Kind ORDER BY Time, What, Action, Detail) AS N,
            count(*) OVER (PARTITION BY Instance, Kind) AS Total
     FROM matched
 )
-SELECT Instance, Kind, Time, What, Detail, Total
+SELECT Instance, Kind, Time, What, Action, Detail, Total
 FROM ranked
 WHERE N <= $max_events
-ORDER BY Instance, Time, Kind, What, Detail
+ORDER BY Instance, Time, Kind, What, Action, Detail

@@ -119,13 +119,13 @@ fn ndjson(command: &mut Command) -> Vec<Value> {
         .collect()
 }
 
-/// `<details class="detection" id="ID">...</details>` of the DOM.
+/// `<section class="detection" id="ID">...</section>` of the DOM.
 fn section<'a>(dom: &'a str, id: &str) -> &'a str {
     let start = dom
         .find(&format!("id=\"{id}\""))
         .unwrap_or_else(|| panic!("no section {id}"));
-    let start = dom[..start].rfind("<details").unwrap();
-    let end = dom[start..].find("</details>").unwrap();
+    let start = dom[..start].rfind("<section").unwrap();
+    let end = dom[start..].find("</section>").unwrap();
     &dom[start..start + end]
 }
 
@@ -211,7 +211,11 @@ fn the_sample_lake_report_loads_clean_with_every_detection_and_its_timeline() {
     let (dom, logged) = browse(&page, Some(id));
     assert!(logged.is_empty(), "{logged:?}");
     let text = section(&dom, id);
-    assert!(text.contains("<details class=\"detection\" id=") && text.contains(" open=\"\""));
+    assert!(
+        text.contains("<section class=\"detection open\" id=")
+            && text.contains("aria-expanded=\"true\""),
+        "opened from the address"
+    );
     assert!(
         text.contains("<ol class=\"events\">"),
         "the timeline is drawn"
@@ -416,7 +420,7 @@ fn a_report_from_an_earlier_run_has_the_same_sections_and_refuses_a_changed_row(
     for line in std::fs::read_to_string(&detections).unwrap().lines() {
         let row: Value = serde_json::from_str(line).unwrap();
         let id = row["AlertId"].as_str().unwrap();
-        assert!(html.contains(&format!("<details class=\"detection\" id=\"{id}\"")));
+        assert!(html.contains(&format!("<section class=\"detection\" id=\"{id}\"")));
     }
     // A row whose keys were edited no longer matches its AlertId.
     let text = std::fs::read_to_string(&detections).unwrap();

@@ -13,6 +13,8 @@ use crate::rule::metadata::{RULE_ID, RULE_NAME, SEVERITY};
 use crate::time::{format_kusto_datetime, format_rfc3339, format_span};
 
 const SCRIPT: &str = include_str!("report.js");
+/// Rows of the summary's tables (every detection has its section whatever their number).
+const SUMMARY_ROWS: usize = 100;
 const STYLE: &str = include_str!("report.css");
 
 /// The Content-Security-Policy: nothing is fetched, only the page's own script runs.
@@ -52,8 +54,10 @@ pub fn render(report: &ReportData) -> String {
             body {
                 (summary(report))
                 h2 { "Detections" }
+                p.sub { "In triage order, the least widespread first. Click a detection to open it." }
+                noscript { p { "The sections' details are drawn by the page's script." } }
                 @for detection in &report.detections {
-                    (section(report, detection))
+                    (section(detection))
                 }
                 footer {
                     "Written by huntlake " (env!("CARGO_PKG_VERSION")) ". Rule " (RULE_ID)
@@ -95,16 +99,17 @@ fn summary(report: &ReportData) -> Markup {
         h2 { "Service launches per day" }
         (launch_chart(report))
         h2 { "Least widespread first" }
+        @if report.detections.len() > SUMMARY_ROWS {
+            p.sub { "The first " (SUMMARY_ROWS) " of " (report.detections.len()) "; every detection has its section below, in this order." }
+        }
         table.triage {
             thead { tr {
                 th { "Service" } th { "Device" } th.num { "Launches" }
                 th.num { "Devices with this service" } th.num { "Devices with this SHA-1" }
                 th { "First seen in the lake" } th { "Alert" }
             } }
-            // Rows in blocks of 100, each block laid out only when scrolled to.
-            @for block in report.detections.chunks(100) {
             tbody {
-                @for d in block {
+                @for d in report.detections.iter().take(SUMMARY_ROWS) {
                     tr {
                         td.mono { (d.instance.text("ServiceProcess")) }
                         td { (d.instance.text("DeviceName")) }
@@ -116,17 +121,30 @@ fn summary(report: &ReportData) -> Markup {
                     }
                 }
             }
-            }
         }
         div.cols {
             div {
                 h3 { "By device" }
-                table { tbody { @for (name, n) in &by_device { tr { td { (name) } td.num { (n) } } } } }
+                (counts_table(&by_device, ""))
             }
             div {
                 h3 { "By service" }
-                table { tbody { @for (name, n) in &by_service { tr { td.mono { (name) } td.num { (n) } } } } }
+                (counts_table(&by_service, "mono"))
             }
+        }
+    }
+}
+
+/// The busiest values of a count, most first, and how many more there are.
+fn counts_table(counts: &[(String, usize)], class: &str) -> Markup {
+    html! {
+        table { tbody {
+            @for (name, n) in counts.iter().take(SUMMARY_ROWS) {
+                tr { td class=(class) { (name) } td.num { (n) } }
+            }
+        } }
+        @if counts.len() > SUMMARY_ROWS {
+            p.more { "… and " (counts.len() - SUMMARY_ROWS) " more" }
         }
     }
 }
@@ -197,77 +215,23 @@ fn day_label(start: i64) -> String {
     format_rfc3339(start)[..10].to_string()
 }
 
-fn section(report: &ReportData, d: &ReportedDetection) -> Markup {
+/// A detection's section: its summary line, in the page; its body (the instance, prevalence,
+/// sets, timeline and pivots) is drawn by the page's script from the embedded data, when the
+/// section opens (all at once in a short report), so that a report of 10,000 detections stays
+/// a page the browser parses in moments.
+fn section(d: &ReportedDetection) -> Markup {
     let i = &d.instance;
-    let id = i.id.to_string();
-    let value = |name: &str| -> String {
-        match i.get(name) {
-            Value::Null => "(null)".to_string(),
-            Value::String(s) => s.clone(),
-            other => other.to_string(),
-        }
-    };
-    let facts = [
-        ("Device", value("DeviceName")),
-        ("Host", value("HostName")),
-        ("DNS domain", value("DnsDomain")),
-        ("Service", value("ServiceProcess")),
-        ("Command line", value("ServiceProcessCmdline")),
-        ("User", value("ServiceProcessUser")),
-        ("SHA-1", value("ServiceProcessSHA1")),
-        ("Created", value("ServiceProcessCreationTime")),
-        ("Process id", value("ServiceProcessID")),
-        (
-            "Launches in the window",
-            format!(
-                "{} (rare: fewer than {})",
-                d.launches, report.params.options.threshold
-            ),
-        ),
-        (
-            "Events",
-            format!(
-                "{} → {}",
-                i.times.first.map(format_kusto_datetime).unwrap_or_default(),
-                i.times.last.map(format_kusto_datetime).unwrap_or_default()
-            ),
-        ),
-        ("Alert id", id.clone()),
-    ];
     html! {
-        details.detection id=(id) {
-            summary {
+        // A plain element with a toggle, not <details>: Chromium builds a shadow tree for each
+        // <details>, which at 10,000 sections doubles the time to parse the page.
+        section.detection id=(i.id.to_string()) {
+            div.summary role="button" tabindex="0" aria-expanded="false" {
                 span.sev { (SEVERITY) } " "
                 b.mono { (i.text("ServiceProcess")) } " on " (i.text("DeviceName"))
                 " — " (d.launches) " launches; on " (d.prevalence.service_devices) " device(s) as a service, SHA-1 on "
                 (d.prevalence.sha1_devices)
             }
-            div.body {
-                div.cols {
-                    div {
-                        h3 { "The instance" }
-                        dl.facts.mono { @for (name, text) in &facts { dt { (name) } dd { (text) } } }
-                    }
-                    div {
-                        h3 { "Fleet prevalence" }
-                        dl.facts {
-                            dt { "Devices running this service" } dd { (d.prevalence.service_devices) " in the window" }
-                            dt { "Devices running this SHA-1" } dd { (d.prevalence.sha1_devices) " in the window (as a service or not)" }
-                            dt { "First seen in the lake" } dd { (d.prevalence.first_seen.map(format_kusto_datetime).unwrap_or_else(|| "never".into())) }
-                        }
-                        h3 { "What the rule gathered" }
-                        ul.sets { }
-                    }
-                }
-                h3 { "Timeline" }
-                p.sub { "Its events in the window, at most " (report.max_events) " per kind (the earliest), with the full counts." }
-                div.timeline data-for=(id) {
-                    noscript { "The timeline is drawn by the page's script." }
-                }
-                h3 { "Pivots" }
-                p.sub { "This instance's events in each table, to paste into " code { "huntlake sql" } "." }
-                div.pivots { }
-            }
+            div.body {}
         }
     }
 }
@@ -303,31 +267,53 @@ fn data_json(report: &ReportData) -> String {
                 .collect();
             let kinds: Vec<usize> = events.iter().map(|e| e.kind).collect();
             let whats: Vec<usize> = events.iter().map(|e| strings.index(&e.what)).collect();
+            let actions: Vec<usize> = events.iter().map(|e| strings.index(&e.action)).collect();
             let details: Vec<usize> = events.iter().map(|e| strings.index(&e.detail)).collect();
+            let in_timeline: std::collections::HashSet<&str> = events
+                .iter()
+                .flat_map(|e| [e.what.as_str(), e.detail.as_str()])
+                .collect();
             // The sets, bounded like the timeline (the whole sets are in the rule's output):
-            // the first elements, and how many there are.
+            // those of their elements the timeline shows first (the page then holds each text
+            // once), and how many there are.
             let sets: serde_json::Map<String, Value> = d
                 .instance
                 .sets()
                 .map(|(name, items)| {
-                    let items: Vec<&str> = items.into_iter().filter(|i| !i.is_empty()).collect();
-                    let shown: Vec<usize> = items
-                        .iter()
+                    let (mut shown, others): (Vec<&str>, Vec<&str>) = items
+                        .into_iter()
+                        .filter(|i| !i.is_empty())
+                        .partition(|i| in_timeline.contains(i));
+                    let total = shown.len() + others.len();
+                    shown.extend(others);
+                    let shown: Vec<usize> = shown
+                        .into_iter()
                         .take(report.max_events)
                         .map(|item| strings.index(item))
                         .collect();
-                    (name.to_string(), json!([items.len(), shown]))
+                    (name.to_string(), json!([total, shown]))
                 })
                 .collect();
+            let i = &d.instance;
+            let time = |t: Option<i64>| t.map(format_kusto_datetime);
             (
                 d.instance.id.to_string(),
                 json!({
-                    "keys": d.instance.values[..KEY_COLUMNS],
+                    "keys": i.values[..KEY_COLUMNS],
+                    "host": [i.text("HostName"), i.text("DnsDomain")],
+                    "launches": d.launches,
+                    "events": [time(i.times.first), time(i.times.last)],
+                    "prevalence": [
+                        d.prevalence.service_devices,
+                        d.prevalence.sha1_devices,
+                        time(d.prevalence.first_seen),
+                    ],
                     "sets": sets,
                     "totals": d.timeline.totals,
                     "ticks": ticks,
                     "kinds": kinds,
                     "whats": whats,
+                    "actions": actions,
                     "details": details,
                 }),
             )
@@ -338,6 +324,9 @@ fn data_json(report: &ReportData) -> String {
         "days": days,
         "labels": labels,
         "tables": crate::rule::metadata::DATA_SOURCES,
+        "threshold": report.params.options.threshold,
+        "maxEvents": report.max_events,
+        "severity": SEVERITY,
         "strings": strings.list,
         "timelines": timelines,
     });

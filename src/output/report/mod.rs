@@ -67,7 +67,9 @@ pub struct Event {
     pub kind: usize,
     /// The child process, the remote address, the file or the DLL.
     pub what: String,
-    /// The child's command line, the action and URL, the action and hash, the hash.
+    /// The network or file event's ActionType ("" for the others).
+    pub action: String,
+    /// The child's command line, the URL, the file's hash, the DLL's hash.
     pub detail: String,
 }
 
@@ -399,8 +401,9 @@ async fn query_timelines(
         let kind = strings(batch.column(1));
         let time = times(batch.column(2));
         let what = strings(batch.column(3));
-        let detail = strings(batch.column(4));
-        let total = batch.column(5).as_primitive::<Int64Type>();
+        let action = strings(batch.column(4));
+        let detail = strings(batch.column(5));
+        let total = batch.column(6).as_primitive::<Int64Type>();
         for row in 0..batch.num_rows() {
             let Some(kind) = kind[row]
                 .as_deref()
@@ -414,6 +417,7 @@ async fn query_timelines(
                 time: time[row].unwrap_or_default(),
                 kind,
                 what: what[row].clone().unwrap_or_default(),
+                action: action[row].clone().unwrap_or_default(),
                 detail: detail[row].clone().unwrap_or_default(),
             });
         }
