@@ -1,7 +1,8 @@
 //! The triage report (`huntlake report`), checked in a real browser: headless Chromium loads
 //! the page with no console error or refused script, every detection's section is in the DOM
 //! with its values, the launch chart has one mark per day of the window, a timeline opens from
-//! the address, values from the lake that look like markup stay text, and a screenshot is
+//! the address, a long report draws a section only when it opens, values from the lake that
+//! look like markup stay text, and a screenshot is
 //! written under target/report-screenshots/ for a person to look at. Also: fleet prevalence
 //! (`detect --with-prevalence`) on data where the window and the whole lake differ, and
 //! `report --from` an earlier run's output.
@@ -435,4 +436,84 @@ fn a_report_from_an_earlier_run_has_the_same_sections_and_refuses_a_changed_row(
         .code(2)
         .stderr(predicates::str::contains("line 1: AlertId"));
     assert!(!dir.path().join("changed.html").exists());
+}
+
+/// A long report (past 200 detections) holds each section's line only, and draws a section
+/// when it opens: the page stays light, and an opened section has everything a short one has.
+#[test]
+fn a_long_report_draws_a_section_when_it_opens() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    huntlake()
+        .args([
+            "generate",
+            "--devices",
+            "25",
+            "--days",
+            "15",
+            "--seed",
+            "7",
+            "--rare-rate",
+            "0.8",
+            "--as-of",
+            "2026-11-19T00:00:00Z",
+            "--process-per-day",
+            "10",
+            "--network-per-day",
+            "10",
+            "--file-per-day",
+            "10",
+            "--image-per-day",
+            "10",
+            "--out",
+        ])
+        .arg(&lake)
+        .assert()
+        .success();
+    let as_of = [
+        "--lake",
+        lake.to_str().unwrap(),
+        "--as-of",
+        "2026-11-19T00:00:00Z",
+    ];
+    let rows = ndjson(
+        huntlake()
+            .arg("detect")
+            .args(as_of)
+            .args(["--format", "ndjson"]),
+    );
+    assert!(rows.len() > 200, "{} detections", rows.len());
+    let page = dir.path().join("long.html");
+    huntlake()
+        .arg("report")
+        .args(as_of)
+        .arg("--out")
+        .arg(&page)
+        .assert()
+        .success();
+
+    let (dom, logged) = browse(&page, None);
+    assert!(logged.is_empty(), "{logged:?}");
+    assert_eq!(
+        dom.matches("<section class=\"detection").count(),
+        rows.len()
+    );
+    assert!(
+        !dom.contains("<dl class=\"facts mono\">"),
+        "no section drawn yet"
+    );
+
+    let last = rows.last().unwrap();
+    let id = last["AlertId"].as_str().unwrap();
+    let (dom, logged) = browse(&page, Some(id));
+    assert!(logged.is_empty(), "{logged:?}");
+    assert_eq!(
+        dom.matches("<dl class=\"facts mono\">").count(),
+        1,
+        "only the opened one"
+    );
+    let text = section(&dom, id);
+    assert!(text.contains(&format!("<dd>{}</dd>", last["ServiceProcessID"])));
+    assert!(text.contains(last["ServiceProcessSHA1"].as_str().unwrap()));
+    assert!(text.contains("<ol class=\"events\">") && text.contains("FROM DeviceFileEvents"));
 }
