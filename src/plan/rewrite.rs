@@ -1,4 +1,5 @@
-//! The rewrite both Parquet-scan rules share: rebuild a scan with a new pushed-down predicate.
+//! Rebuilding Parquet scans with a new source: the rewrite the Parquet-scan rules (a new
+//! pushed-down predicate) and the workers (a new reader factory) share.
 
 use std::sync::Arc;
 
@@ -17,17 +18,27 @@ pub(crate) fn rewrite_parquet_predicates(
     plan: Arc<dyn ExecutionPlan>,
     rewrite: impl Fn(&ParquetSource, Vec<Arc<dyn PhysicalExpr>>) -> Option<ParquetSource>,
 ) -> Result<Arc<dyn ExecutionPlan>> {
+    rewrite_parquet_sources(plan, |parquet| {
+        let predicate = parquet.filter()?;
+        let conjuncts = split_conjunction(&predicate)
+            .into_iter()
+            .map(Arc::clone)
+            .collect();
+        rewrite(parquet, conjuncts)
+    })
+}
+
+/// Rebuilds every Parquet scan in `plan` for which `rewrite` returns a new source.
+pub(crate) fn rewrite_parquet_sources(
+    plan: Arc<dyn ExecutionPlan>,
+    rewrite: impl Fn(&ParquetSource) -> Option<ParquetSource>,
+) -> Result<Arc<dyn ExecutionPlan>> {
     plan.transform_up(|node| {
         let rewritten = (|| {
             let exec = node.downcast_ref::<DataSourceExec>()?;
             let config = exec.data_source().downcast_ref::<FileScanConfig>()?;
             let parquet = config.file_source().downcast_ref::<ParquetSource>()?;
-            let predicate = parquet.filter()?;
-            let conjuncts = split_conjunction(&predicate)
-                .into_iter()
-                .map(Arc::clone)
-                .collect();
-            let source = rewrite(parquet, conjuncts)?;
+            let source = rewrite(parquet)?;
             let config = FileScanConfigBuilder::from(config.clone())
                 .with_source(Arc::new(source))
                 .build();

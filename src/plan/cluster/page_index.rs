@@ -13,11 +13,8 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use datafusion::common::Result;
-use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode};
 use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::physical_plan::parquet::ParquetFileReaderFactory;
-use datafusion::datasource::physical_plan::{FileScanConfig, FileScanConfigBuilder, ParquetSource};
-use datafusion::datasource::source::DataSourceExec;
 use datafusion::parquet::arrow::arrow_reader::ArrowReaderOptions;
 use datafusion::parquet::arrow::async_reader::AsyncFileReader;
 use datafusion::parquet::file::metadata::{PageIndexPolicy, ParquetMetaData};
@@ -32,26 +29,14 @@ use futures::future::BoxFuture;
 pub(crate) fn read_page_index_with_footer(
     plan: Arc<dyn ExecutionPlan>,
 ) -> Result<Arc<dyn ExecutionPlan>> {
-    plan.transform_up(|node| {
-        let rewritten = (|| {
-            let exec = node.downcast_ref::<DataSourceExec>()?;
-            let config = exec.data_source().downcast_ref::<FileScanConfig>()?;
-            let parquet = config.file_source().downcast_ref::<ParquetSource>()?;
-            let inner = Arc::clone(parquet.parquet_file_reader_factory()?);
-            let source = parquet
+    crate::plan::rewrite::rewrite_parquet_sources(plan, |parquet| {
+        let inner = Arc::clone(parquet.parquet_file_reader_factory()?);
+        Some(
+            parquet
                 .clone()
-                .with_parquet_file_reader_factory(Arc::new(WithPageIndex { inner }));
-            let config = FileScanConfigBuilder::from(config.clone())
-                .with_source(Arc::new(source))
-                .build();
-            Some(DataSourceExec::from_data_source(config))
-        })();
-        Ok(match rewritten {
-            Some(scan) => Transformed::yes(scan as Arc<dyn ExecutionPlan>),
-            None => Transformed::no(node),
-        })
+                .with_parquet_file_reader_factory(Arc::new(WithPageIndex { inner })),
+        )
     })
-    .data()
 }
 
 /// A reader factory whose readers ask for the page index whenever they read a footer.
