@@ -190,6 +190,13 @@ fn the_plan_a_worker_runs_keeps_huntlakes_pieces() {
     assert!(raw_bound, "no raw-column window bound: {plans}");
     // make_set with its cap.
     assert!(plans.contains("make_set(e.FileName, 100000)"), "{plans}");
+    // The materialized steps are written to the scratch folder by the workers themselves.
+    for step in ["GetServices", "RareServices"] {
+        let sink = plans.lines().any(|line| {
+            line.contains("ScratchSinkExec: folder=") && line.ends_with(&format!("/{step}"))
+        });
+        assert!(sink, "no worker writes {step}: {plans}");
+    }
 }
 
 #[test]

@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use datafusion::arrow::array::UInt64Array;
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::ipc::writer::FileWriter;
@@ -22,6 +23,7 @@ use futures::StreamExt;
 
 use crate::error::{HuntError, QueryContext, Result};
 use crate::plan::ScanProgress;
+use crate::plan::cluster::scratch_sink::ScratchSinkNode;
 use crate::plan::cluster::with_worker_metrics;
 
 #[derive(Debug, Clone)]
@@ -112,13 +114,20 @@ pub async fn materialize_table(
     } else {
         Arc::clone(&plain)
     };
-    let task = Arc::new(df.task_ctx());
-    let plan = df.create_physical_plan().await.context(what.clone())?;
-    progress.start(name, &plan);
-    let mut stream = execute_stream(Arc::clone(&plan), task).context(what.clone())?;
     if let Some(scratch) = &options.scratch {
-        // A distributed run: the rows go where every worker can read them.
-        let (table, rows) = scratch.write(name, stream, &plain).await?;
+        // A distributed run: the rows go where every worker can read them, written by the
+        // workers that make them; only each partition's count comes back.
+        let (state, input) = df.into_parts();
+        let sink = ScratchSinkNode::plan(input, scratch.target(name)).context(what.clone())?;
+        let df = DataFrame::new(state, sink);
+        let task = Arc::new(df.task_ctx());
+        let plan = df.create_physical_plan().await.context(what.clone())?;
+        progress.start(name, &plan);
+        let counts = datafusion::physical_plan::collect(Arc::clone(&plan), task)
+            .await
+            .context(what.clone())?;
+        let rows = rows_written(&counts).context(what)?;
+        let table = scratch.table(name, &plain)?;
         let plan = with_worker_metrics(plan).await?;
         progress.finish(&plan);
         let materialized = Materialized {
@@ -130,6 +139,10 @@ pub async fn materialize_table(
         };
         return Ok((table, materialized));
     }
+    let task = Arc::new(df.task_ctx());
+    let plan = df.create_physical_plan().await.context(what.clone())?;
+    progress.start(name, &plan);
+    let mut stream = execute_stream(Arc::clone(&plan), task).context(what.clone())?;
     let reservation = MemoryConsumer::new(format!("materialized {name}"))
         .register(&ctx.runtime_env().memory_pool);
 
@@ -191,6 +204,24 @@ pub async fn materialize_table(
             Ok((table, materialized))
         }
     }
+}
+
+/// The sum of a scratch sink's counts.
+fn rows_written(counts: &[RecordBatch]) -> datafusion::common::Result<usize> {
+    let mut rows = 0usize;
+    for batch in counts {
+        let column = batch
+            .column(0)
+            .as_any()
+            .downcast_ref::<UInt64Array>()
+            .ok_or_else(|| {
+                datafusion::common::DataFusionError::Internal(
+                    "a scratch sink answered without its counts".into(),
+                )
+            })?;
+        rows += column.values().iter().sum::<u64>() as usize;
+    }
+    Ok(rows)
 }
 
 /// The schema with every string column as `Dictionary(Int32, Utf8)`. A materialized step's

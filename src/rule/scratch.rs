@@ -2,6 +2,9 @@
 //! files in a folder every worker can read, never one process's memory. By default a run's own
 //! folder below the lake (`<lake>/_huntlake/scratch/<run>/`, in the lake's own store, which the
 //! workers read anyway), or `--scratch URL`; removed when the run ends, also when it fails.
+//! Each step's rows are written there by the workers that make them (a file per partition in
+//! `<scratch>/<step>/`, see [`crate::plan::cluster::scratch_sink`]), so the folder must be
+//! writable from every worker.
 
 use std::sync::Arc;
 
@@ -9,17 +12,14 @@ use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::TableProvider;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig};
-use datafusion::execution::SendableRecordBatchStream;
-use datafusion::parquet::arrow::AsyncArrowWriter;
-use datafusion::parquet::basic::{Compression, ZstdLevel};
-use datafusion::parquet::file::properties::WriterProperties;
 use datafusion::prelude::SessionContext;
-use futures::{StreamExt, TryStreamExt};
+use futures::TryStreamExt;
 use object_store::ObjectStoreExt;
 use object_store::path::Path;
 
 use crate::error::{HuntError, QueryContext, Result};
 use crate::lake::LakeLocation;
+use crate::plan::cluster::scratch_sink::ScratchFolder;
 
 /// A run's scratch folder.
 #[derive(Debug)]
@@ -68,44 +68,30 @@ impl Scratch {
         self.location.register(ctx);
     }
 
-    /// Writes `stream` as `<name>.parquet` and gives it back as a table of `schema`, with its
-    /// row count.
-    pub async fn write(
-        &self,
-        name: &str,
-        mut stream: SendableRecordBatchStream,
-        schema: &SchemaRef,
-    ) -> Result<(Arc<dyn TableProvider>, usize)> {
+    /// Where step `name`'s files go: `<scratch>/<name>/`, one file per partition, written by
+    /// the processes that make its rows.
+    pub fn target(&self, name: &str) -> ScratchFolder {
+        ScratchFolder {
+            store: self.location.store_url().to_string(),
+            folder: self.location.prefix.clone().join(name).to_string(),
+        }
+    }
+
+    /// Step `name`'s files, once written, as a table of `schema`.
+    pub fn table(&self, name: &str, schema: &SchemaRef) -> Result<Arc<dyn TableProvider>> {
         let what = format!(
-            "writing {name} to the scratch folder {}",
+            "reading {name} from the scratch folder {}",
             self.location.display
         );
-        let path = self.location.prefix.clone().join(format!("{name}.parquet"));
-        let props = WriterProperties::builder()
-            .set_compression(Compression::ZSTD(ZstdLevel::default()))
-            .build();
-        let output =
-            object_store::buffered::BufWriter::new(Arc::clone(&self.location.store), path.clone());
-        let mut writer = AsyncArrowWriter::try_new(output, Arc::clone(schema), Some(props))
-            .map_err(|e| scratch_error(&what, e))?;
-        let mut rows = 0;
-        while let Some(batch) = stream.next().await {
-            let batch = batch.context(what.clone())?;
-            rows += batch.num_rows();
-            writer
-                .write(&batch)
-                .await
-                .map_err(|e| scratch_error(&what, e))?;
-        }
-        writer.close().await.map_err(|e| scratch_error(&what, e))?;
-        let url = self.location.table_url(&path, false)?;
-        let format = ParquetFormat::default();
-        let listing = ListingOptions::new(Arc::new(format)).with_file_extension("");
+        let folder = self.location.prefix.clone().join(name);
+        let url = self.location.table_url(&folder, true)?;
+        let listing =
+            ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
         let config = ListingTableConfig::new(url)
             .with_listing_options(listing)
             .with_schema(Arc::clone(schema));
         let table = ListingTable::try_new(config).context(what)?;
-        Ok((Arc::new(table), rows))
+        Ok(Arc::new(table))
     }
 
     /// Deletes everything in the scratch folder (huntlake's own: the run's folder holds only
@@ -126,8 +112,13 @@ impl Scratch {
             store.delete(&file).await.map_err(what)?;
         }
         if let Some(root) = &self.location.local_root {
-            // The run's folder, and below a lake `_huntlake/scratch/` and `_huntlake/` when
+            // The steps' folders (empty now), the run's folder, and below a lake `_huntlake/scratch/` and `_huntlake/` when
             // nothing else is left in them (never a folder the user named).
+            if let Ok(steps) = std::fs::read_dir(root) {
+                for step in steps.flatten() {
+                    let _ = std::fs::remove_dir(step.path());
+                }
+            }
             let _ = std::fs::remove_dir(root);
             if self.below_lake {
                 for parent in root.ancestors().skip(1).take(2) {
@@ -136,12 +127,5 @@ impl Scratch {
             }
         }
         Ok(())
-    }
-}
-
-fn scratch_error(what: &str, e: impl std::fmt::Display) -> HuntError {
-    HuntError::Lake {
-        root: what.to_string(),
-        message: e.to_string(),
     }
 }

@@ -11,12 +11,15 @@
 //! - [`page_index`]: worker scans read each file's page index with its footer, as the
 //!   planner's cached footers have it in one process;
 //! - [`routing`]: which worker runs which task, kept for `--explain`;
+//! - [`scratch_sink`]: a materialized step written to the scratch folder by the workers that
+//!   make its rows, with the codec that carries it to them;
 //! - the settings that travel with a plan ([`WorkerSettings`]) and the run's metrics (bytes
 //!   moved between processes).
 
 pub(crate) mod channels;
 mod page_index;
 mod routing;
+pub mod scratch_sink;
 pub(crate) mod worker;
 
 use std::sync::{Arc, LazyLock};
@@ -161,10 +164,14 @@ impl Cluster {
             .with_distributed_channel_resolver(self.channels.clone())
             .with_distributed_route_tasks_handler(self.routes.clone())
             .with_distributed_option_extension(settings)
+            .with_distributed_user_codec(scratch_sink::ScratchSinkCodec)
             // Every file scan is split across the workers, however small.
             .with_distributed_file_scan_config_bytes_per_partition(1)
             .context("configuring the distributed planner")?;
-        Ok(builder.with_distributed_planner())
+        // huntlake's planner goes first: the distributed planner cuts what it plans.
+        Ok(builder
+            .with_query_planner(Arc::new(scratch_sink::ScratchSinkPlanner))
+            .with_distributed_planner())
     }
 
     /// How many workers ran tasks so far.

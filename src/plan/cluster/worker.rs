@@ -171,6 +171,7 @@ impl WorkerSessionBuilder for WorkerSessions {
         let (log, log_plans) = (Arc::clone(&self.log), self.log_plans);
         let state = builder
             .with_distributed_channel_resolver(self.channels.clone())
+            .with_distributed_user_codec(super::scratch_sink::ScratchSinkCodec)
             .with_distributed_option_extension_from_headers::<WorkerSettings>(&headers)?
             .with_distributed_worker_plan_rewrite_handler(
                 move |ev: WorkerPlanRewriteEvent| -> datafusion::common::Result<_> {
