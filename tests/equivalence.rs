@@ -391,7 +391,9 @@ fn canonical(rows: Vec<Value>) -> Vec<String> {
 /// Runs one lake with one set of switches: keyed == literal (checked by
 /// `run_keyed_and_literal`) == model.
 fn check(seed: u64, lake: &Lake, switches: Switches, seen: &mut Seen) {
-    let run = run_keyed_and_literal(lake, &|r| switches.apply(r));
+    // Each lake is also read as one of the foreign layouts, in turn.
+    let layout = layouts::ForeignLayout::ALL[(seed % 3) as usize];
+    let run = run_keyed_and_literal(lake, layout, &|r| switches.apply(r));
     let tables = model::Tables {
         process: lake.rows(Table::Process),
         network: lake.rows(Table::Network),

@@ -5,12 +5,15 @@
 //!   `TimeGenerated` / `Timestamp`, missing and unknown columns, hive or plain folders, litter);
 //! - [`run_both`] and friends: run the detection with the keyed plan and the literal plan (the
 //!   KQL's own join structure), assert both give the same NDJSON, and return it;
+//! - [`layouts`]: the same lake as pyarrow, DuckDB and Spark-style writers lay it out; every
+//!   run through [`run_both`] and [`run_keyed_and_literal`] is repeated on them;
 //! - [`model`]: an independent, row-by-row Rust model of the KQL (the oracle for generated lakes);
 //! - [`Rng`]: huntlake's seeded PRNG, for generated data.
 //!
 //! Every test file includes this module and uses part of it.
 #![allow(dead_code)]
 
+pub mod layouts;
 pub mod model;
 
 use std::cell::{Cell, RefCell};
@@ -953,15 +956,48 @@ pub fn run_keyed_and_literal_at(path: &Path, configure: &dyn Fn(&mut DetectReque
 }
 
 /// [`run_both_at`] on a test lake, after giving every table without a file a zero-row one.
+/// Then both plans again on the lake as each [`layouts::ForeignLayout`] lays it out.
 pub fn run_both(lake: &Lake, configure: &dyn Fn(&mut DetectRequest)) -> Run {
     lake.fill_empty_tables();
-    run_both_at(lake.path(), configure)
+    let run = run_both_at(lake.path(), configure);
+    same_on_foreign_layouts(lake, &run, &layouts::ForeignLayout::ALL, configure);
+    run
 }
 
-/// [`run_keyed_and_literal_at`] on a test lake (the random lakes, too many to run three ways).
-pub fn run_keyed_and_literal(lake: &Lake, configure: &dyn Fn(&mut DetectRequest)) -> Run {
+/// [`run_keyed_and_literal_at`] on a test lake (the random lakes, too many to run three ways),
+/// then on the lake as `layout` lays it out.
+pub fn run_keyed_and_literal(
+    lake: &Lake,
+    layout: layouts::ForeignLayout,
+    configure: &dyn Fn(&mut DetectRequest),
+) -> Run {
     lake.fill_empty_tables();
-    run_keyed_and_literal_at(lake.path(), configure)
+    let run = run_keyed_and_literal_at(lake.path(), configure);
+    same_on_foreign_layouts(lake, &run, &[layout], configure);
+    run
+}
+
+/// Asserts that both plans give `run`'s lines on `lake` rewritten as each of `layouts`.
+fn same_on_foreign_layouts(
+    lake: &Lake,
+    run: &Run,
+    layouts: &[layouts::ForeignLayout],
+    configure: &dyn Fn(&mut DetectRequest),
+) {
+    for &layout in layouts {
+        let dir = tempfile::tempdir().unwrap();
+        let copy = dir.path().join("lake");
+        layouts::relayout(lake.path(), &copy, layout);
+        let foreign = run_keyed_and_literal_at(&copy, configure);
+        assert_eq!(
+            run.lines,
+            foreign.lines,
+            "the lake as {layout:?} writes it gives other detections ({}): {}; {:?}",
+            lake.path().display(),
+            foreign.summary,
+            foreign.notes
+        );
+    }
 }
 
 /// The detections of `lake` with the default parameters, as JSON objects (both plans checked).

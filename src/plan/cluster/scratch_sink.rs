@@ -267,8 +267,11 @@ impl ExecutionPlan for ScratchSinkExec {
         let store_url = ObjectStoreUrl::parse(&self.target.store)?;
         let store = context.runtime_env().object_store(&store_url)?;
         // A name no other partition or task picks.
-        let file = Path::from(self.target.folder.as_str())
-            .join(format!("part-{}.parquet", uuid::Uuid::new_v4().simple()));
+        // The folder is an object-store path as written (already percent-encoded).
+        let folder = Path::parse(&self.target.folder).map_err(|e| {
+            DataFusionError::Execution(format!("the scratch folder {}: {e}", self.target.folder))
+        })?;
+        let file = folder.join(format!("part-{}.parquet", uuid::Uuid::new_v4().simple()));
         let shown = format!("{}{}", self.target.store, file);
         let input = self.input.execute(partition, Arc::clone(&context))?;
         let written: Count = MetricBuilder::new(&self.metrics).counter("rows_written", partition);
