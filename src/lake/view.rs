@@ -13,6 +13,7 @@ use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTable
 use datafusion::execution::FunctionRegistry;
 use datafusion::prelude::{Expr, SessionContext, coalesce, ident, lit};
 
+use super::statistics::FooterStatistics;
 use super::{KustoType, LakeLocation, LakeTable, TimeSource};
 use crate::error::{QueryContext, Result};
 
@@ -20,6 +21,17 @@ pub(super) fn raw_table(
     ctx: &SessionContext,
     lake: &LakeLocation,
     t: &LakeTable,
+) -> Result<Arc<dyn TableProvider>> {
+    let statistics = FooterStatistics::new(t.table.name(), t.table.arrow_schema(), &t.files);
+    raw_table_with(ctx, lake, t, Arc::new(statistics))
+}
+
+/// [`raw_table`], its scans taking the files' statistics from `statistics`.
+pub(super) fn raw_table_with(
+    ctx: &SessionContext,
+    lake: &LakeLocation,
+    t: &LakeTable,
+    statistics: Arc<FooterStatistics>,
 ) -> Result<Arc<dyn TableProvider>> {
     let schema = t.table.arrow_schema();
     if t.files.is_empty() {
@@ -36,7 +48,9 @@ pub(super) fn raw_table(
     let config = ListingTableConfig::new_with_multi_paths(urls)
         .with_listing_options(listing)
         .with_schema(schema);
-    let table = ListingTable::try_new(config).context(format!("{}: listing table", t.table))?;
+    let table = ListingTable::try_new(config)
+        .context(format!("{}: listing table", t.table))?
+        .with_cache(Some(statistics));
     Ok(Arc::new(table))
 }
 

@@ -11,6 +11,7 @@ use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
+use super::page_index::PageIndexWithFooter;
 use super::scan_order::MembershipFiltersFirst;
 use super::window_pruning::WindowPruning;
 use crate::error::{HuntError, QueryContext, Result};
@@ -77,7 +78,8 @@ pub fn new_session(options: &SessionOptions) -> Result<SessionContext> {
         .with_runtime_env(runtime)
         .with_default_features()
         .with_physical_optimizer_rule(Arc::new(MembershipFiltersFirst))
-        .with_physical_optimizer_rule(Arc::new(WindowPruning));
+        .with_physical_optimizer_rule(Arc::new(WindowPruning))
+        .with_physical_optimizer_rule(Arc::new(PageIndexWithFooter));
     if options.kusto_substring
         && let Some(planners) = state.expr_planners()
     {

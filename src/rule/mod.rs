@@ -249,6 +249,7 @@ pub async fn run(
             let (min_pid, max_pid) = rare_pid_range(&local).await?;
             bindings.push(("min_pid", ScalarValue::Int64(min_pid)));
             bindings.push(("max_pid", ScalarValue::Int64(max_pid)));
+            without_join_dynamic_filters(ctx);
             let detect = DETECTION.plan(ctx, ParamValues::from(bindings)).await?;
             check_output_columns(&detect, DETECTION.file)?;
             let (batches, detect_plan) =
@@ -295,6 +296,21 @@ pub async fn run(
             })
         }
     }
+}
+
+/// The detection's joins are keyed on the materialized steps, whose keys already reach the
+/// scans as bound lists (`$rare_services`, `$rare_devices`, the process-id range) on the raw
+/// columns. A join's dynamic filter repeats them on the Kusto view's wrapped columns, which
+/// row-group statistics cannot use, and each file's opening pays for rewriting it: turned off,
+/// the detection took a fifth less time on a lake of 1,400 small files and no more elsewhere.
+fn without_join_dynamic_filters(ctx: &SessionContext) {
+    let state = ctx.state_ref();
+    let mut state = state.write();
+    state
+        .config_mut()
+        .options_mut()
+        .optimizer
+        .enable_join_dynamic_filter_pushdown = false;
 }
 
 /// The rule's output columns are a contract other tools parse: a plan (or a file tried with

@@ -17,7 +17,6 @@
 //!   moved between processes).
 
 pub(crate) mod channels;
-mod page_index;
 mod routing;
 pub mod scratch_sink;
 pub(crate) mod worker;

@@ -176,7 +176,7 @@ impl WorkerSessionBuilder for WorkerSessions {
             .with_distributed_worker_plan_rewrite_handler(
                 move |ev: WorkerPlanRewriteEvent| -> datafusion::common::Result<_> {
                     log(&describe_task(&ev));
-                    let plan = super::page_index::read_page_index_with_footer(ev.plan)?;
+                    let plan = crate::plan::page_index::read_page_index_with_footer(ev.plan)?;
                     if log_plans {
                         log(&DisplayableExecutionPlan::new(plan.as_ref())
                             .indent(true)
