@@ -1,5 +1,5 @@
-//! Rebuilding Parquet scans with a new source: the rewrite the Parquet-scan rules (a new
-//! pushed-down predicate) and the workers (a new reader factory) share.
+//! Rebuilding Parquet scans with a new source: the rewrite the Parquet-scan rules share (a new
+//! pushed-down predicate, or a reader factory that reads the page index with the footer).
 
 use std::sync::Arc;
 
