@@ -58,14 +58,33 @@ def rewrite(source, dest, layout):
                     out.parent.mkdir(parents=True, exist_ok=True)
                     pq.write_table(part, out)
         elif layout == "large":
-            data = pa.concat_tables(pq.read_table(f) for f in files)
-            per_row = max(1, data.nbytes // max(1, data.num_rows))
-            out = dest / table / "part-00000.parquet"
-            out.parent.mkdir(parents=True, exist_ok=True)
-            pq.write_table(data, out, row_group_size=max(1, ROW_GROUP_BYTES // per_row))
+            write_large(files, dest / table / "part-00000.parquet")
         else:
             sys.exit(f"unknown layout {layout}: pyarrow, duckdb, spark or large")
     shutil.copy(source / "manifest.json", dest / "manifest.json")
+
+
+def write_large(files, out):
+    """One file of row groups of about ROW_GROUP_BYTES, written as the days stream by: at M a
+    table is larger than memory, so at most one row group and one day are held at a time."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    writer, pending, rows_per_group = None, [], None
+    for f in files:
+        day = pq.read_table(f)
+        if writer is None:
+            writer = pq.ParquetWriter(out, day.schema)
+            rows_per_group = max(1, ROW_GROUP_BYTES // max(1, day.nbytes // max(1, day.num_rows)))
+        pending.append(day)
+        buffered = pa.concat_tables(pending)
+        while buffered.num_rows >= rows_per_group:
+            writer.write_table(buffered.slice(0, rows_per_group), row_group_size=rows_per_group)
+            buffered = buffered.slice(rows_per_group)
+        pending = [buffered]
+    if writer is not None:
+        rest = pa.concat_tables(pending)
+        if rest.num_rows:
+            writer.write_table(rest, row_group_size=rows_per_group)
+        writer.close()
 
 
 def main():
