@@ -264,6 +264,8 @@ impl Lake {
                 .register_schema(RAW_SCHEMA, Arc::new(MemorySchemaProvider::new()))
                 .context("registering the raw schema")?;
         }
+        let files: Vec<_> = self.tables.iter().flat_map(|t| &t.files).collect();
+        statistics::seed_metadata_cache(ctx, &files);
         for t in &self.tables {
             let raw_name = TableReference::partial(RAW_SCHEMA, t.table.name());
             ctx.register_table(raw_name.clone(), view::raw_table(ctx, &self.location, t)?)

@@ -11,11 +11,13 @@ use std::time::Duration;
 
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::common::TableReference;
+use datafusion::datasource::physical_plan::parquet::metadata::CachedParquetMetaData;
 use datafusion::datasource::physical_plan::parquet::metadata::{
     DFParquetMetadata, ordering_from_parquet_metadata,
 };
-use datafusion::execution::cache::cache_manager::CachedFileMetadata;
+use datafusion::execution::cache::cache_manager::{CachedFileMetadata, CachedFileMetadataEntry};
 use datafusion::execution::cache::{Cache, CacheEntryInfo, SchemaFingerprint, TableScopedPath};
+use datafusion::prelude::SessionContext;
 use object_store::path::Path;
 use parquet::file::metadata::ParquetMetaData;
 
@@ -72,6 +74,37 @@ impl FooterStatistics {
             Arc::new(statistics),
             ordering,
         ))
+    }
+}
+
+/// The most the file-metadata cache is raised to for a lake's footers and page indexes.
+const METADATA_CACHE_CEILING: usize = 512 << 20;
+
+/// Puts the footers huntlake read when it opened the lake into the session's file-metadata
+/// cache, where every Parquet scan looks first: a scan then reads only each file's page index,
+/// not its footer again. The cache is raised (up to [`METADATA_CACHE_CEILING`]) to hold every
+/// footer with its page index: at DataFusion's default of 50 MiB, the footers of a lake of
+/// many small files evicted one another between a table's two scans, and every scan read them
+/// again. An entry the cache holds already for the same file is kept: it may carry the page
+/// index.
+pub(super) fn seed_metadata_cache(ctx: &SessionContext, files: &[&DataFile]) {
+    let cache = ctx.runtime_env().cache_manager.get_file_metadata_cache();
+    let footers: usize = files.iter().map(|f| f.metadata.memory_size()).sum();
+    // The page index is about the size of the footer again.
+    let wanted = footers.saturating_mul(2).min(METADATA_CACHE_CEILING);
+    if cache.cache_limit() < wanted {
+        cache.update_cache_limit(wanted);
+    }
+    for file in files {
+        let cached = cache.get(&file.meta.location);
+        if cached.is_some_and(|entry| entry.is_valid_for(&file.meta)) {
+            continue;
+        }
+        let footer = CachedParquetMetaData::new(Arc::clone(&file.metadata));
+        cache.put(
+            &file.meta.location,
+            CachedFileMetadataEntry::new(file.meta.clone(), Arc::new(footer)),
+        );
     }
 }
 
@@ -157,6 +190,53 @@ mod tests {
 
     use super::*;
     use crate::lake::{Lake, LakeOptions, LakeSource, view};
+
+    /// Registering the lake puts each file's footer, the one read when the lake was opened,
+    /// in the session's file-metadata cache, raised to hold them all; the scans then read
+    /// through it.
+    #[tokio::test]
+    async fn registering_seeds_the_metadata_cache_with_the_footers() {
+        let lake = Lake::open(&LakeSource::EmbeddedSample, &LakeOptions::default())
+            .await
+            .expect("the sample lake opens");
+        let ctx = SessionContext::new();
+        crate::functions::register_all(&ctx);
+        let cache = ctx.runtime_env().cache_manager.get_file_metadata_cache();
+        cache.update_cache_limit(1);
+        lake.register(&ctx).await.expect("the lake registers");
+        let files: Vec<&DataFile> = lake.tables.iter().flat_map(|t| &t.files).collect();
+        assert!(files.len() > 1);
+        let footers: usize = files.iter().map(|f| f.metadata.memory_size()).sum();
+        assert!(cache.cache_limit() >= 2 * footers);
+        for file in &files {
+            let entry = cache.get(&file.meta.location).expect("a seeded footer");
+            assert!(entry.is_valid_for(&file.meta));
+            let seeded = entry
+                .file_metadata
+                .as_any()
+                .downcast_ref::<CachedParquetMetaData>()
+                .expect("Parquet metadata");
+            assert!(Arc::ptr_eq(seeded.parquet_metadata(), &file.metadata));
+        }
+        let counted = ctx
+            .sql(&format!(
+                // A filter, so that the rows are read rather than counted from statistics.
+                "SELECT count(*) FROM raw.\"{}\" WHERE coalesce(length(\"DeviceName\"), 0) >= 0",
+                lake.tables[0].table.name()
+            ))
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        let n = counted[0]
+            .column(0)
+            .as_any()
+            .downcast_ref::<datafusion::arrow::array::Int64Array>()
+            .unwrap()
+            .value(0);
+        assert_eq!(n as u64, lake.tables[0].rows());
+    }
 
     /// A scan of a raw table takes every file's statistics from the footers read when the lake
     /// was opened, and they are the statistics DataFusion computes from the file.
