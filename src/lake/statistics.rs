@@ -2,7 +2,8 @@
 //! lake. Without it, every scan of a table reads each file's footer again and converts its
 //! statistics (a run scans DeviceProcessEvents twice); on a lake of many small files that was
 //! a seventh of the detection's time. The statistics are DataFusion's own, computed the same
-//! way from the same footer, once per file and only for the files a query scans.
+//! way from the same footer, once per file and only for the files a query scans. The same
+//! footers go into the session's file-metadata cache, so the scans do not read them again.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -11,9 +12,8 @@ use std::time::Duration;
 
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::common::TableReference;
-use datafusion::datasource::physical_plan::parquet::metadata::CachedParquetMetaData;
 use datafusion::datasource::physical_plan::parquet::metadata::{
-    DFParquetMetadata, ordering_from_parquet_metadata,
+    CachedParquetMetaData, DFParquetMetadata, ordering_from_parquet_metadata,
 };
 use datafusion::execution::cache::cache_manager::{CachedFileMetadata, CachedFileMetadataEntry};
 use datafusion::execution::cache::{Cache, CacheEntryInfo, SchemaFingerprint, TableScopedPath};
