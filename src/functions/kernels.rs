@@ -8,11 +8,12 @@
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, StringArrayType, StringBuilder, StringViewArray,
+    Array, ArrayRef, AsArray, BooleanArray, DictionaryArray, StringArrayType, StringBuilder,
+    StringViewArray,
 };
 use datafusion::arrow::buffer::BooleanBuffer;
 use datafusion::arrow::compute::{cast, take};
-use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::datatypes::{DataType, Int32Type};
 use datafusion::common::{Result, ScalarValue, exec_err};
 use datafusion::logical_expr::ColumnarValue;
 
@@ -44,20 +45,72 @@ pub fn map_to_bool(array: &ArrayRef, f: &mut dyn FnMut(&str) -> bool) -> Result<
         DataType::Utf8 => Ok(bool_over(array.as_string::<i32>(), f)),
         DataType::LargeUtf8 => Ok(bool_over(array.as_string::<i64>(), f)),
         DataType::Utf8View => Ok(bool_over_views(array.as_string_view(), f)),
-        DataType::Dictionary(_, _) => {
-            let dict = array.as_any_dictionary();
-            let per_value = map_to_bool(dict.values(), f)?;
-            // A null key means a null string, which Kusto reads as "".
-            let on_null = f("");
-            let taken = take(per_value.as_ref(), dict.keys(), None)?;
-            Ok(fill_nulls_bool(taken.as_boolean(), on_null))
+        DataType::Dictionary(key, _) if **key == DataType::Int32 => {
+            let dict = array.as_dictionary::<Int32Type>();
+            let values = dict.values();
+            match values.data_type() {
+                DataType::Utf8 => Ok(bool_over_keys(dict, values.as_string::<i32>(), f)),
+                DataType::LargeUtf8 => Ok(bool_over_keys(dict, values.as_string::<i64>(), f)),
+                DataType::Utf8View => Ok(bool_over_keys(dict, values.as_string_view(), f)),
+                _ => bool_over_all_values(array, f),
+            }
         }
+        DataType::Dictionary(_, _) => bool_over_all_values(array, f),
         DataType::Null => {
             let on_null = f("");
             Ok(Arc::new(BooleanArray::from(vec![on_null; array.len()])))
         }
         other => exec_err!("expected a string, got {other}"),
     }
+}
+
+/// [`map_to_bool`] over a dictionary: `f` once per dictionary entry the batch's keys use, the
+/// rows then answered by key. A Parquet column read as a dictionary carries its whole column
+/// chunk's dictionary in every batch, so evaluating every entry per batch could cost more than
+/// the rows themselves.
+fn bool_over_keys<'a, A: StringArrayType<'a> + Copy>(
+    dict: &DictionaryArray<Int32Type>,
+    values: A,
+    f: &mut dyn FnMut(&str) -> bool,
+) -> ArrayRef {
+    const UNKNOWN: u8 = 2;
+    let on_null = f("");
+    let mut known = vec![UNKNOWN; values.len()];
+    let keys = dict.keys();
+    let key_nulls = keys.nulls();
+    let value_nulls = values.logical_nulls();
+    let keys = keys.values();
+    let result = BooleanBuffer::collect_bool(dict.len(), |i| {
+        // A null key or a null entry is a null string, which Kusto reads as "".
+        if key_nulls.is_some_and(|n| n.is_null(i)) {
+            return on_null;
+        }
+        let key = keys[i] as usize;
+        match known[key] {
+            UNKNOWN => {
+                let hit = if value_nulls.as_ref().is_some_and(|n| n.is_null(key)) {
+                    on_null
+                } else {
+                    f(values.value(key))
+                };
+                known[key] = hit as u8;
+                hit
+            }
+            hit => hit == 1,
+        }
+    });
+    Arc::new(BooleanArray::new(result, None))
+}
+
+/// [`map_to_bool`] over a dictionary of another key or value type: `f` over every entry,
+/// gathered by key.
+fn bool_over_all_values(array: &ArrayRef, f: &mut dyn FnMut(&str) -> bool) -> Result<ArrayRef> {
+    let dict = array.as_any_dictionary();
+    let per_value = map_to_bool(dict.values(), f)?;
+    // A null key means a null string, which Kusto reads as "".
+    let on_null = f("");
+    let taken = take(per_value.as_ref(), dict.keys(), None)?;
+    Ok(fill_nulls_bool(taken.as_boolean(), on_null))
 }
 
 /// Applies `f` to every string of `array` (null read as `""`), returning a Utf8 array with no
@@ -223,4 +276,31 @@ pub(crate) fn collect_string_constants(
     }
     out.extend(string_values(&values)?);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use datafusion::arrow::array::{Int32Array, StringArray};
+
+    use super::*;
+
+    /// A dictionary's rows are answered by key: the function runs once for each entry the keys
+    /// use (never for an unused one), and null keys and null entries read as "".
+    #[test]
+    fn dictionaries_are_tested_once_per_used_entry() {
+        let keys = Int32Array::from(vec![Some(0), Some(0), Some(2), None, Some(3), Some(2)]);
+        let values = StringArray::from(vec![Some("a"), Some("b"), Some("c"), None]);
+        let dictionary: ArrayRef =
+            Arc::new(DictionaryArray::<Int32Type>::try_new(keys, Arc::new(values)).unwrap());
+        let mut seen: Vec<String> = Vec::new();
+        let result = map_to_bool(&dictionary, &mut |s| {
+            seen.push(s.to_string());
+            s.is_empty() || s == "a"
+        })
+        .unwrap();
+        let expected = BooleanArray::from(vec![true, true, false, true, true, false]);
+        assert_eq!(result.as_boolean(), &expected);
+        seen.sort();
+        assert_eq!(seen, ["", "a", "c"]);
+    }
 }

@@ -15,8 +15,10 @@ use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path;
 use object_store::{ObjectMeta, ObjectStore};
 use parquet::arrow::arrow_reader::statistics::StatisticsConverter;
-use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
-use parquet::file::metadata::ParquetMetaData;
+use parquet::arrow::async_reader::AsyncFileReader;
+use parquet::arrow::parquet_to_arrow_schema;
+use parquet::file::metadata::{KeyValue, ParquetMetaData};
+use parquet::schema::types::TypePtr;
 
 use crate::time::HOUR;
 // Deprecated in parquet 59 in favour of hand-written readers; still the shortest correct way to
@@ -149,27 +151,64 @@ pub async fn read_footers(
     store: &Arc<dyn ObjectStore>,
     files: Vec<ObjectMeta>,
 ) -> Vec<Result<DataFile, (ObjectMeta, String)>> {
-    futures::stream::iter(files)
+    let footers: Vec<_> = futures::stream::iter(files)
         .map(|meta| {
             let store = Arc::clone(store);
             async move {
                 let mut reader = ParquetObjectReader::new(store, meta.location.clone())
                     .with_file_size(meta.size);
-                match ArrowReaderMetadata::load_async(&mut reader, ArrowReaderOptions::new()).await
-                {
-                    Ok(footer) => Ok(DataFile {
-                        rows: footer.metadata().file_metadata().num_rows().max(0) as u64,
-                        schema: Arc::clone(footer.schema()),
-                        metadata: Arc::clone(footer.metadata()),
-                        meta,
-                    }),
-                    Err(e) => Err((meta, e.to_string())),
-                }
+                let footer = reader.get_metadata(None).await;
+                (meta, footer)
             }
         })
         .buffered(16)
         .collect()
-        .await
+        .await;
+    let mut schemas = ArrowSchemas::default();
+    footers
+        .into_iter()
+        .map(|(meta, footer)| {
+            let metadata = footer.map_err(|e| e.to_string());
+            match metadata.and_then(|m| Ok((schemas.of(&m).map_err(|e| e.to_string())?, m))) {
+                Ok((schema, metadata)) => Ok(DataFile {
+                    rows: metadata.file_metadata().num_rows().max(0) as u64,
+                    schema,
+                    metadata,
+                    meta,
+                }),
+                Err(e) => Err((meta, e)),
+            }
+        })
+        .collect()
+}
+
+/// The Arrow schemas of Parquet footers, converted once per distinct Parquet schema and
+/// key-value metadata (where writers embed their Arrow schema): the files of a table mostly
+/// share one, and converting it is a good part of opening a lake of many small files.
+#[derive(Default)]
+pub struct ArrowSchemas {
+    seen: Vec<(TypePtr, Option<Vec<KeyValue>>, SchemaRef)>,
+}
+
+impl ArrowSchemas {
+    /// The Arrow schema the Parquet reader gives `footer`'s file (its embedded Arrow schema
+    /// applied, as the reader does).
+    pub fn of(&mut self, footer: &ParquetMetaData) -> parquet::errors::Result<SchemaRef> {
+        let file = footer.file_metadata();
+        let root = file.schema_descr().root_schema_ptr();
+        let key_values = file.key_value_metadata();
+        let known = self.seen.iter().find(|(seen_root, seen_key_values, _)| {
+            (Arc::ptr_eq(seen_root, &root) || **seen_root == *root)
+                && seen_key_values.as_ref() == key_values
+        });
+        if let Some((_, _, schema)) = known {
+            return Ok(Arc::clone(schema));
+        }
+        let schema = Arc::new(parquet_to_arrow_schema(file.schema_descr(), key_values)?);
+        self.seen
+            .push((root, key_values.cloned(), Arc::clone(&schema)));
+        Ok(schema)
+    }
 }
 
 /// The first value of timestamp column `column` that nanoseconds cannot hold (outside the
@@ -316,5 +355,58 @@ mod tests {
         assert_eq!(end("y=2026/m=11/a.parquet"), None);
         assert_eq!(end("date=2026-13-01/a.parquet"), None);
         assert_eq!(end("date=2026-11-19.parquet"), None);
+    }
+
+    /// Files with one Parquet schema and the same embedded Arrow schema share one conversion;
+    /// another embedded schema (here: the strings as large strings) gets its own, and each is
+    /// the schema the Parquet reader gives the file.
+    #[tokio::test]
+    async fn each_distinct_schema_is_converted_once() {
+        use datafusion::arrow::array::{LargeStringArray, RecordBatch, StringArray};
+        use parquet::arrow::ArrowWriter;
+        use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
+
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, batch: &RecordBatch| {
+            let file = std::fs::File::create(dir.path().join(name)).unwrap();
+            let mut writer = ArrowWriter::try_new(file, batch.schema(), None).unwrap();
+            writer.write(batch).unwrap();
+            writer.close().unwrap();
+        };
+        let names = |values: &[&str]| {
+            RecordBatch::try_from_iter([(
+                "FileName",
+                Arc::new(StringArray::from(values.to_vec())) as _,
+            )])
+            .unwrap()
+        };
+        write("a.parquet", &names(&["a.exe"]));
+        write("b.parquet", &names(&["b.exe", "c.exe"]));
+        let large = RecordBatch::try_from_iter([(
+            "FileName",
+            Arc::new(LargeStringArray::from(vec!["d.exe"])) as _,
+        )])
+        .unwrap();
+        write("c.parquet", &large);
+
+        let store: Arc<dyn ObjectStore> = Arc::new(object_store::local::LocalFileSystem::new());
+        let folder = Path::from_absolute_path(dir.path()).unwrap();
+        let listed = list_data_files(&store, &folder).await.unwrap();
+        let files: Vec<DataFile> = read_footers(&store, listed)
+            .await
+            .into_iter()
+            .map(|f| f.unwrap())
+            .collect();
+        assert_eq!(files.len(), 3);
+        assert!(Arc::ptr_eq(&files[0].schema, &files[1].schema));
+        assert!(!Arc::ptr_eq(&files[0].schema, &files[2].schema));
+        assert_eq!(files[2].schema.field(0).data_type(), &DataType::LargeUtf8);
+        for file in &files {
+            let reader =
+                ArrowReaderMetadata::try_new(Arc::clone(&file.metadata), ArrowReaderOptions::new())
+                    .unwrap();
+            assert_eq!(&file.schema, reader.schema());
+        }
+        assert_eq!(files[1].rows, 2);
     }
 }

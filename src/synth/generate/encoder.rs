@@ -22,11 +22,13 @@ use std::sync::Arc;
 use bytes::Bytes;
 use datafusion::arrow::datatypes::Schema;
 use datafusion::parquet::arrow::ArrowSchemaConverter;
-use datafusion::parquet::basic::{Compression, Encoding, Type as PhysicalType, ZstdLevel};
+use datafusion::parquet::basic::{
+    Compression, Encoding, PageType, Type as PhysicalType, ZstdLevel,
+};
 use datafusion::parquet::column::page::{CompressedPage, Page, PageWriter};
 use datafusion::parquet::column::writer::ColumnCloseResult;
 use datafusion::parquet::errors::{ParquetError, Result};
-use datafusion::parquet::file::metadata::ColumnChunkMetaData;
+use datafusion::parquet::file::metadata::{ColumnChunkMetaData, PageEncodingStats};
 use datafusion::parquet::file::page_index::offset_index::{OffsetIndexMetaData, PageLocation};
 use datafusion::parquet::file::properties::WriterProperties;
 use datafusion::parquet::file::statistics::Statistics;
@@ -268,6 +270,9 @@ struct ColumnChunk {
     pages: TrackedWrite<Vec<u8>>,
     locations: Vec<PageLocation>,
     encodings: Vec<Encoding>,
+    /// Data pages written per encoding, for the chunk's page encoding statistics (readers
+    /// learn from them whether every data page is dictionary-encoded).
+    data_pages: Vec<(Encoding, i32)>,
     rows: usize,
     uncompressed_bytes: i64,
     min: i64,
@@ -356,6 +361,7 @@ impl ColumnChunk {
             pages: TrackedWrite::new(Vec::new()),
             locations: Vec::new(),
             encodings: Vec::new(),
+            data_pages: Vec::new(),
             rows: 0,
             uncompressed_bytes: 0,
             min: i64::MAX,
@@ -597,6 +603,10 @@ impl ColumnChunk {
                 self.encodings.push(used);
             }
         }
+        match self.data_pages.iter_mut().find(|(e, _)| *e == encoding) {
+            Some((_, count)) => *count += 1,
+            None => self.data_pages.push((encoding, 1)),
+        }
         // Keep the page buffers' capacity for the next page.
         self.page = PendingPage {
             ids: reuse(page.ids),
@@ -644,9 +654,27 @@ impl ColumnChunk {
         if dictionary_used && !encodings.contains(&Encoding::PLAIN) {
             encodings.push(Encoding::PLAIN);
         }
+        let dictionary_page = dictionary_used.then_some(PageEncodingStats {
+            page_type: PageType::DICTIONARY_PAGE,
+            encoding: Encoding::PLAIN,
+            count: 1,
+        });
+        let page_encodings = dictionary_page
+            .into_iter()
+            .chain(
+                self.data_pages
+                    .drain(..)
+                    .map(|(encoding, count)| PageEncodingStats {
+                        page_type: PageType::DATA_PAGE,
+                        encoding,
+                        count,
+                    }),
+            )
+            .collect();
         let mut metadata = ColumnChunkMetaData::builder(Arc::clone(&self.descr))
             .set_compression(compression())
             .set_encodings(encodings)
+            .set_page_encoding_stats(page_encodings)
             .set_num_values(self.rows as i64)
             .set_total_compressed_size(bytes.len() as i64)
             .set_total_uncompressed_size(uncompressed)
@@ -824,7 +852,7 @@ mod tests {
     use datafusion::parquet::arrow::arrow_reader::{
         ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowSelection, RowSelector,
     };
-    use datafusion::parquet::file::metadata::PageIndexPolicy;
+    use datafusion::parquet::file::metadata::{PageIndexPolicy, RowGroupMetaData};
     use datafusion::parquet::file::reader::{FileReader, SerializedFileReader};
 
     /// A small deterministic generator for test data.
@@ -1053,6 +1081,16 @@ mod tests {
         assert_eq!(groups, vec![64_000, 64_000, 22_055]);
         let first = metadata.row_group(0);
         assert!(first.column(0).dictionary_page_offset().is_some());
+        // The page encodings: `few`'s data pages all dictionary-encoded, `many`'s not.
+        let data_pages = |group: &RowGroupMetaData, column: usize| {
+            let mask = group
+                .column(column)
+                .page_encoding_stats_mask()
+                .expect("page encodings");
+            mask.encodings().collect::<Vec<_>>()
+        };
+        assert_eq!(data_pages(first, 0), [Encoding::RLE_DICTIONARY]);
+        assert!(data_pages(first, 1).contains(&Encoding::PLAIN));
         assert!(first.column(1).encodings().any(|e| e == Encoding::PLAIN));
         // The second row group's pids: dictionary-encoded (batch 2), then PLAIN (batch 3).
         let second = metadata.row_group(1);
