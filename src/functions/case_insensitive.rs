@@ -57,11 +57,6 @@ pub fn contains_ascii_ci(haystack: &[u8], needle_lower: &[u8]) -> bool {
     false
 }
 
-/// The functions here whose first argument may be a dictionary of strings, evaluated once per
-/// entry the rows use: a Parquet scan may hand them a column read as a dictionary, uncast
-/// (`crate::plan::dictionary_scan`).
-pub const DICTIONARY_ARGUMENT_FUNCTIONS: [&str; 3] = ["contains_ci", "in_ci", "in_exact"];
-
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct ContainsCi {
     signature: Signature,

@@ -13,7 +13,7 @@
 pub(crate) mod files;
 pub(crate) mod location;
 pub(crate) mod schema;
-pub(crate) mod statistics;
+mod statistics;
 mod table;
 mod view;
 

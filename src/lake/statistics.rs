@@ -86,8 +86,8 @@ const METADATA_CACHE_CEILING: usize = 512 << 20;
 /// footer with its page index: at DataFusion's default of 50 MiB, the footers of a lake of
 /// many small files evicted one another between a table's two scans, and every scan read them
 /// again. An entry the cache holds already for the same file is kept: it may carry the page
-/// index. The physical rules that look at a scan's footers read them there too.
-pub(crate) fn seed_metadata_cache(ctx: &SessionContext, files: &[&DataFile]) {
+/// index.
+pub(super) fn seed_metadata_cache(ctx: &SessionContext, files: &[&DataFile]) {
     let cache = ctx.runtime_env().cache_manager.get_file_metadata_cache();
     let footers: usize = files.iter().map(|f| f.metadata.memory_size()).sum();
     // The page index is about the size of the footer again.

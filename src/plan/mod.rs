@@ -5,7 +5,6 @@
 
 pub(crate) mod catalog;
 pub mod cluster;
-pub(crate) mod dictionary_scan;
 pub(crate) mod page_index;
 pub(crate) mod progress;
 mod rewrite;

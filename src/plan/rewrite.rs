@@ -1,6 +1,5 @@
 //! Rebuilding Parquet scans with a new source: the rewrite the Parquet-scan rules share (a new
-//! pushed-down predicate, a reader factory that reads the page index with the footer, files read
-//! with dictionaries).
+//! pushed-down predicate, or a reader factory that reads the page index with the footer).
 
 use std::sync::Arc;
 
@@ -34,28 +33,16 @@ pub(crate) fn rewrite_parquet_sources(
     plan: Arc<dyn ExecutionPlan>,
     rewrite: impl Fn(&ParquetSource) -> Option<ParquetSource>,
 ) -> Result<Arc<dyn ExecutionPlan>> {
-    rewrite_parquet_scans(plan, |config, parquet| {
-        let source = rewrite(parquet)?;
-        Some(
-            FileScanConfigBuilder::from(config.clone())
-                .with_source(Arc::new(source))
-                .build(),
-        )
-    })
-}
-
-/// Rebuilds every Parquet scan in `plan` for which `rewrite`, given the scan's configuration
-/// and source, returns a new configuration.
-pub(crate) fn rewrite_parquet_scans(
-    plan: Arc<dyn ExecutionPlan>,
-    rewrite: impl Fn(&FileScanConfig, &ParquetSource) -> Option<FileScanConfig>,
-) -> Result<Arc<dyn ExecutionPlan>> {
     plan.transform_up(|node| {
         let rewritten = (|| {
             let exec = node.downcast_ref::<DataSourceExec>()?;
             let config = exec.data_source().downcast_ref::<FileScanConfig>()?;
             let parquet = config.file_source().downcast_ref::<ParquetSource>()?;
-            Some(DataSourceExec::from_data_source(rewrite(config, parquet)?))
+            let source = rewrite(parquet)?;
+            let config = FileScanConfigBuilder::from(config.clone())
+                .with_source(Arc::new(source))
+                .build();
+            Some(DataSourceExec::from_data_source(config))
         })();
         Ok(match rewritten {
             Some(scan) => Transformed::yes(scan as Arc<dyn ExecutionPlan>),

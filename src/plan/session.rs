@@ -11,7 +11,6 @@ use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
-use super::dictionary_scan::PredicatesOnDictionaries;
 use super::page_index::PageIndexWithFooter;
 use super::scan_order::MembershipFiltersFirst;
 use super::window_pruning::WindowPruning;
@@ -74,14 +73,12 @@ pub fn new_session(options: &SessionOptions) -> Result<SessionContext> {
     let runtime = runtime_builder(options)?
         .build_arc()
         .context("creating the runtime")?;
-    let footers = runtime.cache_manager.get_file_metadata_cache();
     let mut state = SessionStateBuilder::new()
         .with_config(config)
         .with_runtime_env(runtime)
         .with_default_features()
         .with_physical_optimizer_rule(Arc::new(MembershipFiltersFirst))
         .with_physical_optimizer_rule(Arc::new(WindowPruning))
-        .with_physical_optimizer_rule(Arc::new(PredicatesOnDictionaries::new(footers)))
         .with_physical_optimizer_rule(Arc::new(PageIndexWithFooter));
     if options.kusto_substring
         && let Some(planners) = state.expr_planners()

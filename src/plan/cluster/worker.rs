@@ -177,7 +177,6 @@ impl WorkerSessionBuilder for WorkerSessions {
                 move |ev: WorkerPlanRewriteEvent| -> datafusion::common::Result<_> {
                     log(&describe_task(&ev));
                     let plan = crate::plan::page_index::read_page_index_with_footer(ev.plan)?;
-                    let plan = crate::plan::dictionary_scan::pass_dictionaries_to_functions(plan)?;
                     if log_plans {
                         log(&DisplayableExecutionPlan::new(plan.as_ref())
                             .indent(true)
