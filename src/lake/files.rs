@@ -168,8 +168,11 @@ pub async fn read_footers(
     footers
         .into_iter()
         .map(|(meta, footer)| {
-            let metadata = footer.map_err(|e| e.to_string());
-            match metadata.and_then(|m| Ok((schemas.of(&m).map_err(|e| e.to_string())?, m))) {
+            let converted = footer.map_err(|e| e.to_string()).and_then(|metadata| {
+                let schema = schemas.of(&metadata).map_err(|e| e.to_string())?;
+                Ok((schema, metadata))
+            });
+            match converted {
                 Ok((schema, metadata)) => Ok(DataFile {
                     rows: metadata.file_metadata().num_rows().max(0) as u64,
                     schema,
@@ -186,14 +189,14 @@ pub async fn read_footers(
 /// key-value metadata (where writers embed their Arrow schema): the files of a table mostly
 /// share one, and converting it is a good part of opening a lake of many small files.
 #[derive(Default)]
-pub struct ArrowSchemas {
+struct ArrowSchemas {
     seen: Vec<(TypePtr, Option<Vec<KeyValue>>, SchemaRef)>,
 }
 
 impl ArrowSchemas {
     /// The Arrow schema the Parquet reader gives `footer`'s file (its embedded Arrow schema
     /// applied, as the reader does).
-    pub fn of(&mut self, footer: &ParquetMetaData) -> parquet::errors::Result<SchemaRef> {
+    fn of(&mut self, footer: &ParquetMetaData) -> parquet::errors::Result<SchemaRef> {
         let file = footer.file_metadata();
         let root = file.schema_descr().root_schema_ptr();
         let key_values = file.key_value_metadata();

@@ -12,8 +12,8 @@
 //!   dictionary passes 1 MiB (as parquet-rs and parquet-mr do);
 //! - numbers that hardly repeat (event times, sizes, ports): PLAIN;
 //! - optional columns with RLE definition levels; zstd pages of at most 20,000 rows; chunk
-//!   statistics (min, max, nulls) on all but strings; an offset index, so readers can skip
-//!   pages.
+//!   statistics (min, max, nulls) on all but strings; page encoding statistics (whether every
+//!   data page of a chunk is dictionary-encoded); an offset index, so readers can skip pages.
 
 use std::collections::HashMap;
 use std::fs::File;
