@@ -269,9 +269,8 @@ struct ColumnChunk {
     /// Compressed pages with their headers, in order; offsets are relative to its start.
     pages: TrackedWrite<Vec<u8>>,
     locations: Vec<PageLocation>,
-    encodings: Vec<Encoding>,
-    /// Data pages written per encoding, for the chunk's page encoding statistics (readers
-    /// learn from them whether every data page is dictionary-encoded).
+    /// Data pages written per encoding: the chunk's encodings and its page encoding statistics
+    /// (readers learn from them whether every data page is dictionary-encoded).
     data_pages: Vec<(Encoding, i32)>,
     rows: usize,
     uncompressed_bytes: i64,
@@ -360,7 +359,6 @@ impl ColumnChunk {
             page: PendingPage::default(),
             pages: TrackedWrite::new(Vec::new()),
             locations: Vec::new(),
-            encodings: Vec::new(),
             data_pages: Vec::new(),
             rows: 0,
             uncompressed_bytes: 0,
@@ -598,11 +596,6 @@ impl ColumnChunk {
             compressed_page_size: spec.compressed_size as i32,
             first_row_index: first_row as i64,
         });
-        for used in [Encoding::RLE, encoding] {
-            if !self.encodings.contains(&used) {
-                self.encodings.push(used);
-            }
-        }
         match self.data_pages.iter_mut().find(|(e, _)| *e == encoding) {
             Some((_, count)) => *count += 1,
             None => self.data_pages.push((encoding, 1)),
@@ -630,7 +623,10 @@ impl ColumnChunk {
             std::mem::replace(&mut self.pages, TrackedWrite::new(Vec::new())).into_inner()?;
         let mut chunk = TrackedWrite::new(Vec::with_capacity(data.len() + 64));
         let mut uncompressed = self.uncompressed_bytes;
-        let dictionary_used = self.encodings.contains(&Encoding::RLE_DICTIONARY);
+        let dictionary_used = self
+            .data_pages
+            .iter()
+            .any(|(e, _)| *e == Encoding::RLE_DICTIONARY);
         if dictionary_used {
             let dictionary = Page::DictionaryPage {
                 buf: Bytes::from(compressor.compress(&self.dictionary.plain)?),
@@ -650,16 +646,12 @@ impl ColumnChunk {
         for location in &mut locations {
             location.offset += data_offset;
         }
-        let mut encodings = std::mem::take(&mut self.encodings);
-        if dictionary_used && !encodings.contains(&Encoding::PLAIN) {
-            encodings.push(Encoding::PLAIN);
-        }
         let dictionary_page = dictionary_used.then_some(PageEncodingStats {
             page_type: PageType::DICTIONARY_PAGE,
             encoding: Encoding::PLAIN,
             count: 1,
         });
-        let page_encodings = dictionary_page
+        let page_encodings: Vec<PageEncodingStats> = dictionary_page
             .into_iter()
             .chain(
                 self.data_pages
@@ -671,6 +663,17 @@ impl ColumnChunk {
                     }),
             )
             .collect();
+        // The chunk's encodings: its pages', and RLE for the definition levels of each page.
+        let mut encodings: Vec<Encoding> = Vec::new();
+        let levels = (!page_encodings.is_empty()).then_some(Encoding::RLE);
+        for encoding in levels
+            .into_iter()
+            .chain(page_encodings.iter().map(|p| p.encoding))
+        {
+            if !encodings.contains(&encoding) {
+                encodings.push(encoding);
+            }
+        }
         let mut metadata = ColumnChunkMetaData::builder(Arc::clone(&self.descr))
             .set_compression(compression())
             .set_encodings(encodings)
