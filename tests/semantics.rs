@@ -308,6 +308,42 @@ fn window_is_strict_at_tick_precision_and_open_at_the_top() {
     );
 }
 
+/// The window's bound is tested on the raw column in each file's own unit; a bound that falls
+/// inside a microsecond must not let a row at the microsecond before it through. With the
+/// bound at since + 500 ns, Kusto keeps the rows whose tick is after it: from since + 600 ns.
+#[test]
+fn a_window_bound_inside_a_microsecond_holds_in_every_unit() {
+    let lake = Lake::new();
+    let ns = FileSpec::default().unit(TimeUnit::Nanosecond);
+    let us = FileSpec::default().unit(TimeUnit::Microsecond);
+    let ms = FileSpec::default().unit(TimeUnit::Millisecond).zone(None);
+    let at = |name: &str, t: i64| Row::launch(DEVICE, "edge.exe", name).at(t);
+    lake.write(
+        Table::Process,
+        &ns,
+        &[
+            at("ns-550", since() + 550),
+            at("ns-599", since() + 599),
+            at("ns-600", since() + 600),
+        ],
+    );
+    lake.write(
+        Table::Process,
+        &us,
+        &[at("us-0", since()), at("us-1", since() + 1_000)],
+    );
+    lake.write(
+        Table::Process,
+        &ms,
+        &[at("ms-0", since()), at("ms-1", since() + 1_000_000)],
+    );
+    let rows = run_both(&lake, &|r| r.rule.lookback = 14 * NANOS_PER_DAY - 500).rows();
+    assert_eq!(
+        only_row(&rows, "edge.exe")["ChildProcesses"],
+        strings(&["ms-1", "ns-600", "us-1"])
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // [1][7][8] null strings join ""
 // ---------------------------------------------------------------------------------------------
