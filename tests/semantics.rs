@@ -344,6 +344,68 @@ fn a_window_bound_inside_a_microsecond_holds_in_every_unit() {
     );
 }
 
+/// A file whose footer puts every row inside the window is read without testing it; the
+/// others are still tested: a file across the window's start keeps only its rows after it,
+/// and a file inside the window but with a null time keeps the others (a null time is in no
+/// window). Each service launches in one file, and on the right side a connection per file.
+#[test]
+fn files_inside_the_window_and_files_across_it_keep_the_same_rows() {
+    let lake = Lake::new();
+    let ns = FileSpec::default().unit(TimeUnit::Nanosecond);
+    let day = NANOS_PER_DAY;
+    let launch = |service: &str, name: &str, t: Option<i64>| {
+        Row::launch(DEVICE, service, name).with(|r| r.time = t)
+    };
+    let inside = [
+        launch("inside.exe", "in-1", Some(since() + day)),
+        launch("inside.exe", "in-2", Some(since() + 2 * day)),
+    ];
+    let across = [
+        launch("across.exe", "before", Some(since() - day)),
+        launch("across.exe", "at-bound", Some(since())),
+        launch("across.exe", "after", Some(since() + day)),
+    ];
+    let null = [
+        launch("null.exe", "null-time", None),
+        launch("null.exe", "timed", Some(since() + day)),
+    ];
+    for rows in [&inside[..], &across[..], &null[..]] {
+        lake.write(Table::Process, &ns, rows);
+    }
+    let connection = |name: &str, t: Option<i64>| {
+        Row::connection(DEVICE, "across.exe", name).with(|r| r.time = t)
+    };
+    lake.write(
+        Table::Network,
+        &ns,
+        &[connection("10.0.0.1", Some(since() + day))],
+    );
+    lake.write(
+        Table::Network,
+        &ns,
+        &[
+            connection("10.0.0.2", Some(since())),
+            connection("10.0.0.3", Some(since() + day)),
+            connection("10.0.0.4", None),
+        ],
+    );
+    let rows = detections(&lake);
+    assert_eq!(
+        only_row(&rows, "inside.exe")["ChildProcesses"],
+        strings(&["in-1", "in-2"])
+    );
+    let across = only_row(&rows, "across.exe");
+    assert_eq!(across["ChildProcesses"], strings(&["after"]));
+    assert_eq!(
+        across["ConnectedAddresses"],
+        strings(&["10.0.0.1", "10.0.0.3"])
+    );
+    assert_eq!(
+        only_row(&rows, "null.exe")["ChildProcesses"],
+        strings(&["timed"])
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // [1][7][8] null strings join ""
 // ---------------------------------------------------------------------------------------------

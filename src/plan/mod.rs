@@ -7,6 +7,7 @@ pub(crate) mod catalog;
 pub mod cluster;
 pub(crate) mod page_index;
 pub(crate) mod progress;
+pub(crate) mod proven_bounds;
 mod rewrite;
 pub(crate) mod scan_order;
 pub(crate) mod session;

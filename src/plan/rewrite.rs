@@ -1,5 +1,6 @@
 //! Rebuilding Parquet scans with a new source: the rewrite the Parquet-scan rules share (a new
-//! pushed-down predicate, or a reader factory that reads the page index with the footer).
+//! pushed-down predicate, a reader factory that reads the page index with the footer, or a
+//! predicate per file).
 
 use std::sync::Arc;
 
@@ -33,14 +34,25 @@ pub(crate) fn rewrite_parquet_sources(
     plan: Arc<dyn ExecutionPlan>,
     rewrite: impl Fn(&ParquetSource) -> Option<ParquetSource>,
 ) -> Result<Arc<dyn ExecutionPlan>> {
+    rewrite_parquet_scans(plan, |parquet, _| {
+        rewrite(parquet).map(|source| Arc::new(source) as Arc<dyn FileSource>)
+    })
+}
+
+/// Rebuilds every Parquet scan in `plan` for which `rewrite`, given the scan's source and its
+/// configuration (its files), returns a new file source.
+pub(crate) fn rewrite_parquet_scans(
+    plan: Arc<dyn ExecutionPlan>,
+    rewrite: impl Fn(&ParquetSource, &FileScanConfig) -> Option<Arc<dyn FileSource>>,
+) -> Result<Arc<dyn ExecutionPlan>> {
     plan.transform_up(|node| {
         let rewritten = (|| {
             let exec = node.downcast_ref::<DataSourceExec>()?;
             let config = exec.data_source().downcast_ref::<FileScanConfig>()?;
             let parquet = config.file_source().downcast_ref::<ParquetSource>()?;
-            let source = rewrite(parquet)?;
+            let source = rewrite(parquet, config)?;
             let config = FileScanConfigBuilder::from(config.clone())
-                .with_source(Arc::new(source))
+                .with_source(source)
                 .build();
             Some(DataSourceExec::from_data_source(config))
         })();

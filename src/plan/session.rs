@@ -12,6 +12,7 @@ use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 use super::page_index::PageIndexWithFooter;
+use super::proven_bounds::ProvenBounds;
 use super::scan_order::MembershipFiltersFirst;
 use super::window_pruning::WindowPruning;
 use crate::error::{HuntError, QueryContext, Result};
@@ -75,11 +76,17 @@ pub fn new_session(options: &SessionOptions) -> Result<SessionContext> {
         .context("creating the runtime")?;
     let mut state = SessionStateBuilder::new()
         .with_config(config)
-        .with_runtime_env(runtime)
+        .with_runtime_env(Arc::clone(&runtime))
         .with_default_features()
         .with_physical_optimizer_rule(Arc::new(MembershipFiltersFirst))
         .with_physical_optimizer_rule(Arc::new(WindowPruning))
         .with_physical_optimizer_rule(Arc::new(PageIndexWithFooter));
+    // Last, as it hides the Parquet source behind one of its own; not for a cluster, whose
+    // workers receive the plan as DataFusion serializes it (with the whole predicate).
+    if options.cluster.is_none() {
+        state =
+            state.with_physical_optimizer_rule(Arc::new(ProvenBounds::new(Arc::clone(&runtime))));
+    }
     if options.kusto_substring
         && let Some(planners) = state.expr_planners()
     {
