@@ -154,7 +154,7 @@ fn sql_on_workers_agrees_with_one_process() {
 }
 
 /// The plan a worker runs keeps huntlake's pieces: the Kusto view's normalisation, the
-/// membership test first in each right-side scan, the raw-column window bound, make_set's cap.
+/// membership test first in each right-side scan, the window on the raw column, make_set's cap.
 #[test]
 fn the_plan_a_worker_runs_keeps_huntlakes_pieces() {
     let (workers, list) = three_workers(&[], &["--log-plans"]);
@@ -174,20 +174,28 @@ fn the_plan_a_worker_runs_keeps_huntlakes_pieces() {
         plans.contains("CASE WHEN DeviceName@") && plans.contains("IS NOT NULL THEN DeviceName@"),
         "{plans}"
     );
-    assert!(plans.contains("kusto_datetime(TimeGenerated@"), "{plans}");
+    assert!(
+        plans.contains("kusto_datetime(InitiatingProcessCreationTime@"),
+        "{plans}"
+    );
     // The scan-order rule: the membership test in the rare names leads the right-side scans.
     assert!(
         plans.contains("predicate=in_exact(InitiatingProcessFileName@"),
         "{plans}"
     );
-    // The window bound on the raw time column, beside the exact Kusto test
-    // (`kusto_datetime(TimeGenerated@57) > T AND ... AND TimeGenerated@57 > T`).
-    let raw_bound = plans.match_indices("AND TimeGenerated@").any(|(i, m)| {
+    // The window tested on the raw time column, its bound the tick after the window's start
+    // less a nanosecond (`TimeGenerated@57 > 1793880000000000099`), in every scan that has it.
+    let raw_bound = plans.match_indices("TimeGenerated@").any(|(i, m)| {
         let rest = &plans[i + m.len()..];
         let digits = rest.chars().take_while(char::is_ascii_digit).count();
-        digits > 0 && rest[digits..].starts_with(" > ")
+        let Some(bound) = rest[digits..].strip_prefix(" > ") else {
+            return false;
+        };
+        let bound: String = bound.chars().take_while(char::is_ascii_digit).collect();
+        digits > 0 && bound.len() > 2 && bound.ends_with("99")
     });
     assert!(raw_bound, "no raw-column window bound: {plans}");
+    assert!(!plans.contains("kusto_datetime(TimeGenerated@"), "{plans}");
     // make_set with its cap.
     assert!(plans.contains("make_set(e.FileName, 100000)"), "{plans}");
     // The materialized steps are written to the scratch folder by the workers themselves.
