@@ -344,10 +344,10 @@ fn a_window_bound_inside_a_microsecond_holds_in_every_unit() {
     );
 }
 
-/// A file whose footer puts every row inside the window is read without testing it; the
-/// others are still tested: a file across the window's start keeps only its rows after it,
-/// and a file inside the window but with a null time keeps the others (a null time is in no
-/// window). Each service launches in one file, and on the right side a connection per file.
+/// A file whose footer puts every row inside the window is read without testing it, and so
+/// are the row groups inside it of a file of several days (those wholly before it are
+/// skipped, those across its start tested); the others are still tested: a file across the window's start keeps only its rows after it, and a file
+/// inside the window but with a null time keeps the others (a null time is in no window). Each service launches in one file, and on the right side a connection per file.
 #[test]
 fn files_inside_the_window_and_files_across_it_keep_the_same_rows() {
     let lake = Lake::new();
@@ -369,7 +369,24 @@ fn files_inside_the_window_and_files_across_it_keep_the_same_rows() {
         launch("null.exe", "null-time", None),
         launch("null.exe", "timed", Some(since() + day)),
     ];
-    for rows in [&inside[..], &across[..], &null[..]] {
+    // A file of several days, in row groups of the writer's 7 rows: the first wholly before
+    // the window, the second across its start, the third inside it.
+    let old = |d: i64| {
+        launch(
+            "days.exe",
+            &format!("old-{d}"),
+            Some(since() - (10 - d) * day),
+        )
+    };
+    let new = |d: i64| {
+        launch(
+            "days.exe",
+            &format!("new-{d}"),
+            Some(since() + (d + 1) * 1_000),
+        )
+    };
+    let days: Vec<Row> = (0..10).map(old).chain((0..5).map(new)).collect();
+    for rows in [&inside[..], &across[..], &null[..], &days[..]] {
         lake.write(Table::Process, &ns, rows);
     }
     let connection = |name: &str, t: Option<i64>| {
@@ -403,6 +420,10 @@ fn files_inside_the_window_and_files_across_it_keep_the_same_rows() {
     assert_eq!(
         only_row(&rows, "null.exe")["ChildProcesses"],
         strings(&["timed"])
+    );
+    assert_eq!(
+        only_row(&rows, "days.exe")["ChildProcesses"],
+        strings(&["new-0", "new-1", "new-2", "new-3", "new-4"])
     );
 }
 

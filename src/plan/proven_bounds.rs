@@ -1,21 +1,22 @@
 //! A physical optimizer rule: a Parquet scan does not test a time bound on the files whose
-//! footers prove it for every row.
+//! footers prove it for every row (or for every row of the row groups it reads).
 //!
 //! The rule's window (`TimeGenerated > $since`, tested on the raw column since
 //! `window_pruning.rs`) is true for every row of every file but the one or two at the
 //! window's start, yet the reader decodes the time column of every file to test it: on lakes
 //! without an offset index (most writers), the whole column of every row group that keeps a
-//! row. A file whose row groups all have a minimum after the bound and no null proves the
-//! test; this rule scans such files with the predicate less their proven bounds, and the
-//! others with the whole predicate, in the same scan: its partitions, files and order are
-//! unchanged, only the predicate each file is opened with differs.
+//! row. A file whose row groups each have a minimum after the bound and no null proves the
+//! test; so does one whose other row groups lie wholly before it (a file holding several
+//! days), if those are skipped. This rule scans such files with the predicate less their
+//! proven bounds (and an access plan that skips those row groups), and the others with the
+//! whole predicate, in the same scan: its partitions, files and order are unchanged, only the
+//! predicate each file is opened with differs.
 //!
 //! The proofs come from the footers in the session's file-metadata cache (huntlake puts every
 //! footer there when it opens a lake), checked against the file's size and time; a file
 //! without one is tested as before. Bounds are `column op timestamp` on a timestamp column,
 //! the form `window_pruning.rs` writes and users write in `huntlake sql`.
 
-use std::collections::HashSet;
 use std::fmt::{self, Formatter};
 use std::sync::Arc;
 
@@ -25,7 +26,10 @@ use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{Result, ScalarValue};
 use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::physical_plan::parquet::metadata::CachedParquetMetaData;
-use datafusion::datasource::physical_plan::{FileOpener, FileScanConfig, FileSource};
+use datafusion::datasource::physical_plan::parquet::{ParquetAccessPlan, ParquetRowSelection};
+use datafusion::datasource::physical_plan::{
+    FileGroup, FileOpener, FileScanConfig, FileScanConfigBuilder, FileSource,
+};
 use datafusion::datasource::table_schema::TableSchema;
 use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::logical_expr::Operator;
@@ -37,11 +41,10 @@ use datafusion::physical_plan::metrics::ExecutionPlanMetricsSet;
 use datafusion::physical_plan::{DisplayFormatType, ExecutionPlan};
 use datafusion_datasource::morsel::{MorselPlanner, Morselizer};
 use object_store::ObjectStore;
-use object_store::path::Path;
 use parquet::basic::{
     ConvertedType, LogicalType, TimeUnit as ParquetTimeUnit, Type as PhysicalType,
 };
-use parquet::file::metadata::ParquetMetaData;
+use parquet::file::metadata::{ParquetMetaData, RowGroupMetaData};
 use parquet::file::statistics::Statistics;
 use parquet::schema::types::ColumnDescriptor;
 
@@ -90,35 +93,82 @@ impl PhysicalOptimizerRule for ProvenBounds {
             }
             let shown = conjunction(bounds.iter().map(|(_, c)| Arc::clone(c)));
             let bounds: Vec<TimeBound> = bounds.into_iter().filter_map(|(b, _)| b).collect();
-            let files: Vec<&PartitionedFile> =
-                config.file_groups.iter().flat_map(|g| g.iter()).collect();
-            let proven: HashSet<Path> = files
-                .iter()
-                .filter(|file| {
-                    self.footer(file)
-                        .is_some_and(|footer| bounds.iter().all(|b| b.proven_by(&footer)))
-                })
-                .map(|file| file.object_meta.location.clone())
-                .collect();
-            if proven.is_empty() {
+            // Each file's row groups by what its footer says of the bounds. A file with row
+            // groups proven is read as up to two entries of the same scan: its proven row
+            // groups without the bounds, and the row groups that may hold rows on both sides
+            // with them; row groups no row of which passes are skipped (statistics would
+            // prune them, but not in the entry opened without the bounds).
+            let mut file_groups = config.file_groups.clone();
+            let mut entries = 0;
+            let mut unproven_entries = 0;
+            let mut any_proven = false;
+            for group in &mut file_groups {
+                let mut files = Vec::with_capacity(group.len());
+                for file in group.iter() {
+                    let split = self
+                        .footer(file)
+                        .filter(|_| !has_access_plan(file))
+                        .and_then(|footer| coverage(&bounds, &footer));
+                    let Some(row_groups) = split else {
+                        files.push(file.clone());
+                        continue;
+                    };
+                    any_proven = true;
+                    let count = row_groups.len();
+                    let scanning = |wanted: RowGroupTest| {
+                        let mut plan = ParquetAccessPlan::new_all(count);
+                        for (r, test) in row_groups.iter().enumerate() {
+                            if *test != wanted {
+                                plan.skip(r);
+                            }
+                        }
+                        plan
+                    };
+                    let mut proven = file.clone();
+                    if row_groups.iter().any(|t| *t != RowGroupTest::Proven) {
+                        proven.extensions.insert(scanning(RowGroupTest::Proven));
+                    }
+                    proven.extensions.insert(WithoutProvenBounds);
+                    files.push(proven);
+                    if row_groups.contains(&RowGroupTest::Unknown) {
+                        let mut tested = file.clone();
+                        tested.extensions.insert(scanning(RowGroupTest::Unknown));
+                        files.push(tested);
+                    }
+                }
+                entries += files.len();
+                unproven_entries += files
+                    .iter()
+                    .filter(|f| f.extensions.get::<WithoutProvenBounds>().is_none())
+                    .count();
+                let mut rebuilt = FileGroup::new(files);
+                if let Some(statistics) = group.file_statistics(None) {
+                    rebuilt = rebuilt.with_statistics(Arc::new(statistics.clone()));
+                }
+                *group = rebuilt;
+            }
+            if !any_proven {
                 return None;
             }
             let rest = conjunction(rest.into_iter().map(|(_, c)| c));
             let reduced = parquet.with_predicate(rest);
-            let all = files
-                .iter()
-                .all(|f| proven.contains(&f.object_meta.location));
-            Some(if all {
+            let source = if unproven_entries == 0 {
                 Arc::new(reduced) as Arc<dyn FileSource>
             } else {
                 Arc::new(PerFilePredicate {
                     full: Arc::new(parquet.clone()),
                     reduced: Arc::new(reduced),
-                    proven: Arc::new(proven),
                     bounds: shown,
-                    files: files.len(),
+                    proven_entries: entries - unproven_entries,
+                    entries,
                 })
-            })
+            };
+            Some(
+                FileScanConfigBuilder::from(config.clone())
+                    .with_source(source)
+                    .with_file_groups(file_groups)
+                    .build(),
+            )
         })
     }
 
@@ -173,42 +223,103 @@ fn time_bound(expr: &dyn PhysicalExpr, schema: &Schema) -> Option<TimeBound> {
     })
 }
 
+/// What a row group's statistics say of a bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RowGroupTest {
+    /// Every row passes.
+    Proven,
+    /// No row passes.
+    Refuted,
+    Unknown,
+}
+
 impl TimeBound {
-    /// True if every row group of the file has the column as a top-level INT64 timestamp with
-    /// statistics, no null, and its minimum (for `>`, `>=`) or maximum (for `<`, `<=`) within
-    /// the bound: then every row of the file passes the test.
-    fn proven_by(&self, footer: &ParquetMetaData) -> bool {
+    /// The bound's column in a file: its index among the leaves and nanoseconds per unit,
+    /// if it is a top-level INT64 timestamp.
+    fn column_in(&self, footer: &ParquetMetaData) -> Option<(usize, i128)> {
         let schema = footer.file_metadata().schema_descr();
-        let Some(index) = (0..schema.num_columns()).find(|&i| {
+        let index = (0..schema.num_columns()).find(|&i| {
             let column = schema.column(i);
             column.path().parts().len() == 1 && column.name() == self.column
-        }) else {
-            return false;
+        })?;
+        Some((index, nanos_per_unit(&schema.column(index))?))
+    }
+
+    fn test(
+        &self,
+        row_group: &RowGroupMetaData,
+        index: usize,
+        nanos_per_unit: i128,
+    ) -> RowGroupTest {
+        let Some(Statistics::Int64(stats)) = row_group.column(index).statistics() else {
+            return RowGroupTest::Unknown;
         };
-        let Some(nanos_per_unit) = nanos_per_unit(&schema.column(index)) else {
-            return false;
+        let rows = u64::try_from(row_group.num_rows()).unwrap_or(u64::MAX);
+        let (Some(min), Some(max)) = (stats.min_opt(), stats.max_opt()) else {
+            // No value but nulls: no row passes.
+            return if rows > 0 && stats.null_count_opt() == Some(rows) {
+                RowGroupTest::Refuted
+            } else {
+                RowGroupTest::Unknown
+            };
         };
-        footer.row_groups().iter().all(|row_group| {
-            let Some(Statistics::Int64(stats)) = row_group.column(index).statistics() else {
-                return false;
-            };
-            if stats.null_count_opt() != Some(0) {
-                return false;
-            }
-            let (Some(min), Some(max)) = (stats.min_opt(), stats.max_opt()) else {
-                return false;
-            };
-            let (min, max) = (*min as i128 * nanos_per_unit, *max as i128 * nanos_per_unit);
-            match self.op {
-                Operator::Gt => min > self.bound_nanos,
-                Operator::GtEq => min >= self.bound_nanos,
-                Operator::Lt => max < self.bound_nanos,
-                Operator::LtEq => max <= self.bound_nanos,
-                _ => false,
-            }
-        })
+        let (min, max) = (*min as i128 * nanos_per_unit, *max as i128 * nanos_per_unit);
+        let (all, none) = match self.op {
+            Operator::Gt => (min > self.bound_nanos, max <= self.bound_nanos),
+            Operator::GtEq => (min >= self.bound_nanos, max < self.bound_nanos),
+            Operator::Lt => (max < self.bound_nanos, min >= self.bound_nanos),
+            Operator::LtEq => (max <= self.bound_nanos, min > self.bound_nanos),
+            _ => (false, false),
+        };
+        if none {
+            RowGroupTest::Refuted
+        } else if all && stats.null_count_opt() == Some(0) {
+            RowGroupTest::Proven
+        } else {
+            RowGroupTest::Unknown
+        }
     }
 }
+
+/// What the footer says of `bounds` in each of the file's row groups: proven when every row
+/// passes them all, refuted when no row can pass one of them. `None` if none is proven.
+fn coverage(bounds: &[TimeBound], footer: &ParquetMetaData) -> Option<Vec<RowGroupTest>> {
+    let columns: Vec<(usize, i128)> = bounds
+        .iter()
+        .map(|b| b.column_in(footer))
+        .collect::<Option<_>>()?;
+    let row_groups: Vec<RowGroupTest> = footer
+        .row_groups()
+        .iter()
+        .map(|row_group| {
+            let mut tests = bounds
+                .iter()
+                .zip(&columns)
+                .map(|(b, &(index, unit))| b.test(row_group, index, unit));
+            let tests: Vec<RowGroupTest> = tests.by_ref().collect();
+            if tests.contains(&RowGroupTest::Refuted) {
+                RowGroupTest::Refuted
+            } else if tests.iter().all(|t| *t == RowGroupTest::Proven) {
+                RowGroupTest::Proven
+            } else {
+                RowGroupTest::Unknown
+            }
+        })
+        .collect();
+    row_groups
+        .contains(&RowGroupTest::Proven)
+        .then_some(row_groups)
+}
+
+/// Whether a file comes with its own choice of row groups or rows (then it is left alone).
+fn has_access_plan(file: &PartitionedFile) -> bool {
+    file.extensions.get::<ParquetAccessPlan>().is_some()
+        || file.extensions.get::<ParquetRowSelection>().is_some()
+}
+
+/// Marks a scan entry (a file, or some of its row groups) opened without the proven bounds.
+#[derive(Debug)]
+struct WithoutProvenBounds;
 
 /// Nanoseconds per unit of an INT64 timestamp column (by its logical type, or the converted
 /// type older writers give); `None` for anything else, INT96 included.
@@ -231,15 +342,17 @@ fn nanos_per_unit(column: &ColumnDescriptor) -> Option<i128> {
     }
 }
 
-/// A Parquet scan that opens the files in `proven` with `reduced` (the predicate less the
-/// bounds their footers prove) and the others with `full`. Everything else is `full`'s.
+/// A Parquet scan that opens the entries marked [`WithoutProvenBounds`] with `reduced` (the
+/// predicate less the bounds their footers prove) and the others with `full`. Everything else
+/// is `full`'s.
 struct PerFilePredicate {
     full: Arc<dyn FileSource>,
     reduced: Arc<dyn FileSource>,
-    proven: Arc<HashSet<Path>>,
-    /// The bounds `reduced` leaves out, and the scan's number of files, for display.
+    /// The bounds `reduced` leaves out, and how many of the scan's entries it opens, for
+    /// display.
     bounds: Arc<dyn PhysicalExpr>,
-    files: usize,
+    proven_entries: usize,
+    entries: usize,
 }
 
 impl fmt::Debug for PerFilePredicate {
@@ -247,7 +360,7 @@ impl fmt::Debug for PerFilePredicate {
         f.debug_struct("PerFilePredicate")
             .field("full", &self.full.filter())
             .field("reduced", &self.reduced.filter())
-            .field("proven", &self.proven.len())
+            .field("proven_entries", &self.proven_entries)
             .finish()
     }
 }
@@ -276,7 +389,6 @@ impl FileSource for PerFilePredicate {
             reduced: self
                 .reduced
                 .create_morselizer(object_store, base_config, partition)?,
-            proven: Arc::clone(&self.proven),
         }))
     }
 
@@ -288,9 +400,9 @@ impl FileSource for PerFilePredicate {
         Arc::new(Self {
             full: self.full.with_batch_size(batch_size),
             reduced: self.reduced.with_batch_size(batch_size),
-            proven: Arc::clone(&self.proven),
             bounds: Arc::clone(&self.bounds),
-            files: self.files,
+            proven_entries: self.proven_entries,
+            entries: self.entries,
         })
     }
 
@@ -314,10 +426,8 @@ impl FileSource for PerFilePredicate {
         self.full.fmt_extra(t, f)?;
         write!(
             f,
-            ", not tested in {} of {} files (their footers prove it): {}",
-            self.proven.len(),
-            self.files,
-            self.bounds
+            ", not tested in {} of {} files or parts (their footers prove it): {}",
+            self.proven_entries, self.entries, self.bounds
         )
     }
 
@@ -337,12 +447,11 @@ impl FileSource for PerFilePredicate {
 struct PerFileMorselizer {
     full: Box<dyn Morselizer>,
     reduced: Box<dyn Morselizer>,
-    proven: Arc<HashSet<Path>>,
 }
 
 impl Morselizer for PerFileMorselizer {
     fn plan_file(&self, file: PartitionedFile) -> Result<Box<dyn MorselPlanner>> {
-        if self.proven.contains(&file.object_meta.location) {
+        if file.extensions.get::<WithoutProvenBounds>().is_some() {
             self.reduced.plan_file(file)
         } else {
             self.full.plan_file(file)
@@ -388,25 +497,57 @@ mod tests {
     }
 
     #[test]
-    fn a_footer_proves_a_bound_only_for_every_row_of_every_row_group() {
+    fn a_footer_proves_or_refutes_a_bound_per_row_group() {
+        use RowGroupTest::{Proven as P, Refuted as R, Unknown as U};
         let after = footer(&[&[Some(2), Some(3)], &[Some(5)]]);
         assert_eq!(after.num_row_groups(), 2);
         // Microseconds against a bound in nanoseconds.
-        assert!(bound(Operator::Gt, 1_999).proven_by(&after));
-        assert!(!bound(Operator::Gt, 2_000).proven_by(&after));
-        assert!(bound(Operator::GtEq, 2_000).proven_by(&after));
-        assert!(bound(Operator::LtEq, 5_000).proven_by(&after));
-        assert!(!bound(Operator::Lt, 5_000).proven_by(&after));
-        // One row group across the bound, or one null row, and the file is tested.
+        assert_eq!(
+            coverage(&[bound(Operator::Gt, 1_999)], &after),
+            Some(vec![P, P])
+        );
+        assert_eq!(
+            coverage(&[bound(Operator::Gt, 2_000)], &after),
+            Some(vec![U, P])
+        );
+        assert_eq!(
+            coverage(&[bound(Operator::GtEq, 2_000)], &after),
+            Some(vec![P, P])
+        );
+        assert_eq!(
+            coverage(&[bound(Operator::LtEq, 5_000)], &after),
+            Some(vec![P, P])
+        );
+        assert_eq!(
+            coverage(&[bound(Operator::Lt, 5_000)], &after),
+            Some(vec![P, R])
+        );
+        let window = [bound(Operator::Gt, 1_999), bound(Operator::LtEq, 4_000)];
+        assert_eq!(coverage(&window, &after), Some(vec![P, R]));
+        // A row group across the bound, or with a null, is tested.
         let across = footer(&[&[Some(2), Some(3)], &[Some(1), Some(5)]]);
-        assert!(!bound(Operator::Gt, 1_999).proven_by(&across));
+        assert_eq!(
+            coverage(&[bound(Operator::Gt, 1_999)], &across),
+            Some(vec![P, U])
+        );
         let null = footer(&[&[Some(2), Some(3)], &[Some(5), None]]);
-        assert!(!bound(Operator::Gt, 1_999).proven_by(&null));
+        assert_eq!(
+            coverage(&[bound(Operator::Gt, 1_999)], &null),
+            Some(vec![P, U])
+        );
+        // Row groups wholly before the bound, or all null, pass no row.
+        let days = footer(&[&[Some(1), Some(1)], &[Some(4), Some(5)], &[None]]);
+        assert_eq!(
+            coverage(&[bound(Operator::Gt, 1_999)], &days),
+            Some(vec![R, P, R])
+        );
+        // Nothing proven: left to the statistics.
+        assert_eq!(coverage(&[bound(Operator::Gt, 9_000)], &days), None);
         // A column of another name proves nothing.
         let other = TimeBound {
             column: "u".into(),
             ..bound(Operator::Gt, 0)
         };
-        assert!(!other.proven_by(&after));
+        assert_eq!(coverage(&[other], &after), None);
     }
 }

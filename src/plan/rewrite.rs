@@ -34,26 +34,27 @@ pub(crate) fn rewrite_parquet_sources(
     plan: Arc<dyn ExecutionPlan>,
     rewrite: impl Fn(&ParquetSource) -> Option<ParquetSource>,
 ) -> Result<Arc<dyn ExecutionPlan>> {
-    rewrite_parquet_scans(plan, |parquet, _| {
-        rewrite(parquet).map(|source| Arc::new(source) as Arc<dyn FileSource>)
+    rewrite_parquet_scans(plan, |parquet, config| {
+        let source = rewrite(parquet)?;
+        let config = FileScanConfigBuilder::from(config.clone())
+            .with_source(Arc::new(source))
+            .build();
+        Some(config)
     })
 }
 
 /// Rebuilds every Parquet scan in `plan` for which `rewrite`, given the scan's source and its
-/// configuration (its files), returns a new file source.
+/// configuration (its files), returns a new configuration.
 pub(crate) fn rewrite_parquet_scans(
     plan: Arc<dyn ExecutionPlan>,
-    rewrite: impl Fn(&ParquetSource, &FileScanConfig) -> Option<Arc<dyn FileSource>>,
+    rewrite: impl Fn(&ParquetSource, &FileScanConfig) -> Option<FileScanConfig>,
 ) -> Result<Arc<dyn ExecutionPlan>> {
     plan.transform_up(|node| {
         let rewritten = (|| {
             let exec = node.downcast_ref::<DataSourceExec>()?;
             let config = exec.data_source().downcast_ref::<FileScanConfig>()?;
             let parquet = config.file_source().downcast_ref::<ParquetSource>()?;
-            let source = rewrite(parquet, config)?;
-            let config = FileScanConfigBuilder::from(config.clone())
-                .with_source(source)
-                .build();
+            let config = rewrite(parquet, config)?;
             Some(DataSourceExec::from_data_source(config))
         })();
         Ok(match rewritten {
