@@ -6,7 +6,8 @@
 //! fetched whole: on the generated M lake the three event scans read 1.0 GiB against 347 MiB
 //! with the offset index. Asking for the page index with the footer (one read, then cached for
 //! the session's later scans) keeps the page-level reads, in one process (a physical optimizer
-//! rule) and on a cluster worker, which decodes each plan with a fresh reader factory.
+//! rule) and on a cluster worker, which decodes each plan with a fresh reader factory. A file
+//! written without a page index is read from its footer alone.
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -109,13 +110,37 @@ impl AsyncFileReader for PageIndexReader {
         &'a mut self,
         options: Option<&'a ArrowReaderOptions>,
     ) -> BoxFuture<'a, datafusion::parquet::errors::Result<Arc<ParquetMetaData>>> {
-        // Optional: a file written without a page index is read as before.
-        let options = options
-            .cloned()
-            .unwrap_or_default()
-            .with_page_index_policy(PageIndexPolicy::Optional);
-        async move { self.inner.get_metadata(Some(&options)).await }.boxed()
+        let options = options.cloned().unwrap_or_default();
+        async move {
+            // The footer first, as cached. Asked for a page index it does not hold, the
+            // metadata cache copies the whole footer to add one, and caches the copy: for a
+            // file written without a page index that happened at every scan, and the lake's
+            // footers were held twice.
+            let footer_only = options
+                .clone()
+                .with_page_index_policy(PageIndexPolicy::Skip);
+            let footer = self.inner.get_metadata(Some(&footer_only)).await?;
+            if !declares_page_index(&footer)
+                || footer.offset_index().is_some()
+                || footer.column_index().is_some()
+            {
+                return Ok(footer);
+            }
+            let with_index = options.with_page_index_policy(PageIndexPolicy::Optional);
+            self.inner.get_metadata(Some(&with_index)).await
+        }
+        .boxed()
     }
+}
+
+/// Whether the file has a page index (an offset or column index for some column chunk).
+fn declares_page_index(footer: &ParquetMetaData) -> bool {
+    footer.row_groups().iter().any(|row_group| {
+        row_group
+            .columns()
+            .iter()
+            .any(|c| c.offset_index_offset().is_some() || c.column_index_offset().is_some())
+    })
 }
 
 #[cfg(test)]
@@ -164,5 +189,82 @@ mod tests {
         let offsets = wrapped.offset_index().expect("the offset index is read");
         assert_eq!(offsets.len(), 1);
         assert!(!offsets[0][0].page_locations().is_empty());
+    }
+
+    /// A file written without a page index is read from the cached footer itself, every time:
+    /// the metadata cache is not made to copy it in search of an index the file lacks.
+    #[tokio::test]
+    async fn a_file_without_a_page_index_keeps_its_cached_footer() {
+        use datafusion::datasource::physical_plan::parquet::CachedParquetFileReaderFactory;
+        use datafusion::datasource::physical_plan::parquet::metadata::CachedParquetMetaData;
+        use datafusion::execution::cache::cache_manager::CachedFileMetadataEntry;
+        use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+        use datafusion::parquet::file::metadata::ParquetMetaDataReader;
+        use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.parquet");
+        let batch = RecordBatch::try_from_iter([(
+            "x",
+            Arc::new(Int64Array::from_iter_values(0..10_000)) as _,
+        )])
+        .unwrap();
+        let properties = WriterProperties::builder()
+            .set_statistics_enabled(EnabledStatistics::Chunk)
+            .set_offset_index_disabled(true)
+            .build();
+        let mut writer = ArrowWriter::try_new(
+            std::fs::File::create(&path).unwrap(),
+            batch.schema(),
+            Some(properties),
+        )
+        .unwrap();
+        writer.write(&batch).unwrap();
+        writer.close().unwrap();
+        let bytes = bytes::Bytes::from(std::fs::read(&path).unwrap());
+        let footer = Arc::new(
+            ParquetMetaDataReader::new()
+                .parse_and_finish(&bytes)
+                .unwrap(),
+        );
+        assert!(
+            !declares_page_index(&footer),
+            "written without a page index"
+        );
+
+        let file = PartitionedFile::new(
+            path.to_str().unwrap().trim_start_matches('/'),
+            bytes.len() as u64,
+        );
+        let runtime = RuntimeEnvBuilder::new().build_arc().unwrap();
+        let cache = runtime.cache_manager.get_file_metadata_cache();
+        cache.put(
+            &file.object_meta.location,
+            CachedFileMetadataEntry::new(
+                file.object_meta.clone(),
+                Arc::new(CachedParquetMetaData::new(Arc::clone(&footer))),
+            ),
+        );
+        let inner: Arc<dyn ParquetFileReaderFactory> = Arc::new(
+            CachedParquetFileReaderFactory::new(Arc::new(LocalFileSystem::new()), cache.clone()),
+        );
+        let factory = WithPageIndex { inner };
+        let metrics = ExecutionPlanMetricsSet::new();
+        for _ in 0..2 {
+            let read = factory
+                .create_reader(0, file.clone(), None, &metrics)
+                .unwrap()
+                .get_metadata(None)
+                .await
+                .unwrap();
+            assert!(Arc::ptr_eq(&read, &footer), "the cached footer, not a copy");
+        }
+        let cached = cache.get(&file.object_meta.location).unwrap();
+        let cached = cached
+            .file_metadata
+            .as_any()
+            .downcast_ref::<CachedParquetMetaData>()
+            .unwrap();
+        assert!(Arc::ptr_eq(cached.parquet_metadata(), &footer));
     }
 }
