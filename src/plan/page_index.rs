@@ -151,22 +151,29 @@ mod tests {
     use datafusion::parquet::arrow::ArrowWriter;
     use object_store::local::LocalFileSystem;
 
+    /// A Parquet file of one column of 10,000 numbers.
+    fn write_numbers(
+        path: &std::path::Path,
+        properties: Option<datafusion::parquet::file::properties::WriterProperties>,
+    ) {
+        let batch = RecordBatch::try_from_iter([(
+            "x",
+            Arc::new(Int64Array::from_iter_values(0..10_000)) as _,
+        )])
+        .unwrap();
+        let file = std::fs::File::create(path).unwrap();
+        let mut writer = ArrowWriter::try_new(file, batch.schema(), properties).unwrap();
+        writer.write(&batch).unwrap();
+        writer.close().unwrap();
+    }
+
     /// A reader asked for the footer alone (as DataFusion asks when statistics prune nothing)
     /// still gives the offset index, which lets it fetch only the pages the filters keep.
     #[tokio::test]
     async fn the_footer_comes_with_the_page_index() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.parquet");
-        let batch = RecordBatch::try_from_iter([(
-            "x",
-            Arc::new(Int64Array::from_iter_values(0..10_000)) as _,
-        )])
-        .unwrap();
-        let mut writer =
-            ArrowWriter::try_new(std::fs::File::create(&path).unwrap(), batch.schema(), None)
-                .unwrap();
-        writer.write(&batch).unwrap();
-        writer.close().unwrap();
+        write_numbers(&path, None);
         let size = std::fs::metadata(&path).unwrap().len();
         let file = PartitionedFile::new(path.to_str().unwrap().trim_start_matches('/'), size);
         let inner: Arc<dyn ParquetFileReaderFactory> = Arc::new(
@@ -204,23 +211,11 @@ mod tests {
 
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.parquet");
-        let batch = RecordBatch::try_from_iter([(
-            "x",
-            Arc::new(Int64Array::from_iter_values(0..10_000)) as _,
-        )])
-        .unwrap();
         let properties = WriterProperties::builder()
             .set_statistics_enabled(EnabledStatistics::Chunk)
             .set_offset_index_disabled(true)
             .build();
-        let mut writer = ArrowWriter::try_new(
-            std::fs::File::create(&path).unwrap(),
-            batch.schema(),
-            Some(properties),
-        )
-        .unwrap();
-        writer.write(&batch).unwrap();
-        writer.close().unwrap();
+        write_numbers(&path, Some(properties));
         let bytes = bytes::Bytes::from(std::fs::read(&path).unwrap());
         let footer = Arc::new(
             ParquetMetaDataReader::new()

@@ -82,6 +82,10 @@ impl PhysicalOptimizerRule for ProvenBounds {
         _config: &ConfigOptions,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         rewrite_parquet_scans(plan, |parquet, config| {
+            // A file read in two parts would not keep an order its scan promises.
+            if !config.output_ordering.is_empty() {
+                return None;
+            }
             let predicate = parquet.filter()?;
             let schema = parquet.table_schema().table_schema();
             let (bounds, rest): (Vec<_>, Vec<_>) = split_conjunction(&predicate)
@@ -114,27 +118,7 @@ impl PhysicalOptimizerRule for ProvenBounds {
                         continue;
                     };
                     any_proven = true;
-                    let count = row_groups.len();
-                    let scanning = |wanted: RowGroupTest| {
-                        let mut plan = ParquetAccessPlan::new_all(count);
-                        for (r, test) in row_groups.iter().enumerate() {
-                            if *test != wanted {
-                                plan.skip(r);
-                            }
-                        }
-                        plan
-                    };
-                    let mut proven = file.clone();
-                    if row_groups.iter().any(|t| *t != RowGroupTest::Proven) {
-                        proven.extensions.insert(scanning(RowGroupTest::Proven));
-                    }
-                    proven.extensions.insert(WithoutProvenBounds);
-                    files.push(proven);
-                    if row_groups.contains(&RowGroupTest::Unknown) {
-                        let mut tested = file.clone();
-                        tested.extensions.insert(scanning(RowGroupTest::Unknown));
-                        files.push(tested);
-                    }
+                    files.extend(split_by_row_groups(file, &row_groups));
                 }
                 entries += files.len();
                 unproven_entries += files
@@ -309,6 +293,36 @@ fn coverage(bounds: &[TimeBound], footer: &ParquetMetaData) -> Option<Vec<RowGro
     row_groups
         .contains(&RowGroupTest::Proven)
         .then_some(row_groups)
+}
+
+/// A file's entries in its scan, given what its footer says of each row group: the proven row
+/// groups, marked to be opened without the bounds, and the row groups that may hold rows on
+/// both sides, if any; each entry skips the other row groups.
+fn split_by_row_groups(
+    file: &PartitionedFile,
+    row_groups: &[RowGroupTest],
+) -> Vec<PartitionedFile> {
+    let scanning = |wanted: RowGroupTest| {
+        let mut plan = ParquetAccessPlan::new_all(row_groups.len());
+        for (r, test) in row_groups.iter().enumerate() {
+            if *test != wanted {
+                plan.skip(r);
+            }
+        }
+        plan
+    };
+    let mut proven = file.clone();
+    if row_groups.iter().any(|t| *t != RowGroupTest::Proven) {
+        proven.extensions.insert(scanning(RowGroupTest::Proven));
+    }
+    proven.extensions.insert(WithoutProvenBounds);
+    let mut entries = vec![proven];
+    if row_groups.contains(&RowGroupTest::Unknown) {
+        let mut tested = file.clone();
+        tested.extensions.insert(scanning(RowGroupTest::Unknown));
+        entries.push(tested);
+    }
+    entries
 }
 
 /// Whether a file comes with its own choice of row groups or rows (then it is left alone).
