@@ -166,7 +166,7 @@ impl PhysicalOptimizerRule for ProvenBounds {
 }
 
 /// `column op bound` on a timestamp column, `op` one of `>`, `>=`, `<`, `<=`; the bound in ns.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 struct TimeBound {
     column: String,
     op: Operator,
@@ -276,11 +276,11 @@ fn coverage(bounds: &[TimeBound], footer: &ParquetMetaData) -> Option<Vec<RowGro
         .row_groups()
         .iter()
         .map(|row_group| {
-            let mut tests = bounds
+            let tests: Vec<RowGroupTest> = bounds
                 .iter()
                 .zip(&columns)
-                .map(|(b, &(index, unit))| b.test(row_group, index, unit));
-            let tests: Vec<RowGroupTest> = tests.by_ref().collect();
+                .map(|(b, &(index, unit))| b.test(row_group, index, unit))
+                .collect();
             if tests.contains(&RowGroupTest::Refuted) {
                 RowGroupTest::Refuted
             } else if tests.iter().all(|t| *t == RowGroupTest::Proven) {
