@@ -145,7 +145,17 @@ pub async fn list_data_files(
     Ok(files)
 }
 
+/// How many bytes from a file's end are read first when reading its footer: one read holds a
+/// footer of a few hundred columns and row groups (a Spark-style file's is about 15 KiB), where
+/// reading the footer's length first would take two reads, and on a local disk two file
+/// openings, per file.
+const FOOTER_SIZE_HINT: usize = 64 * 1024;
+
 /// Reads the footers of `files` (several at a time), in order; an error names its file.
+///
+/// Each footer is read and decoded in a task of its own: decoding is CPU work, and a lake of
+/// many small files (one per device-hour) spends most of its opening there, which one task
+/// would do on one core.
 #[allow(deprecated)]
 pub async fn read_footers(
     store: &Arc<dyn ObjectStore>,
@@ -154,10 +164,18 @@ pub async fn read_footers(
     let footers: Vec<_> = futures::stream::iter(files)
         .map(|meta| {
             let store = Arc::clone(store);
+            let location = meta.location.clone();
+            let size = meta.size;
+            let read = tokio::spawn(async move {
+                let mut reader = ParquetObjectReader::new(store, location)
+                    .with_file_size(size)
+                    .with_footer_size_hint(FOOTER_SIZE_HINT);
+                reader.get_metadata(None).await.map_err(|e| e.to_string())
+            });
             async move {
-                let mut reader = ParquetObjectReader::new(store, meta.location.clone())
-                    .with_file_size(meta.size);
-                let footer = reader.get_metadata(None).await;
+                let footer = read
+                    .await
+                    .unwrap_or_else(|e| Err(format!("reading its footer failed: {e}")));
                 (meta, footer)
             }
         })
@@ -168,7 +186,7 @@ pub async fn read_footers(
     footers
         .into_iter()
         .map(|(meta, footer)| {
-            let converted = footer.map_err(|e| e.to_string()).and_then(|metadata| {
+            let converted = footer.and_then(|metadata| {
                 let schema = schemas.of(&metadata).map_err(|e| e.to_string())?;
                 Ok((schema, metadata))
             });
