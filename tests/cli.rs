@@ -869,6 +869,15 @@ fn memory_limit_spill_dir_and_explain_keep_the_answer() {
         3,
         "{stderr}"
     );
+    // The day before the window in each table (kept by the partition slack) holds no row
+    // after the window's start: its footer says so, and its file is not opened.
+    assert_eq!(
+        stderr
+            .matches("1 file or part is not opened (their footers refute it)")
+            .count(),
+        4,
+        "{stderr}"
+    );
     assert!(
         !stderr.contains(" files  "),
         "a progress bar was drawn into a pipe"

@@ -346,8 +346,10 @@ fn a_window_bound_inside_a_microsecond_holds_in_every_unit() {
 
 /// A file whose footer puts every row inside the window is read without testing it, and so
 /// are the row groups inside it of a file of several days (those wholly before it are
-/// skipped, those across its start tested); the others are still tested: a file across the window's start keeps only its rows after it, and a file
-/// inside the window but with a null time keeps the others (a null time is in no window). Each service launches in one file, and on the right side a connection per file.
+/// skipped, those across its start tested); a file wholly before the window is not opened;
+/// the others are still tested: a file across the window's start keeps only its rows after
+/// it, and a file inside the window but with a null time keeps the others (a null time is in
+/// no window). Each service launches in one file, and on the right side a connection per file.
 #[test]
 fn files_inside_the_window_and_files_across_it_keep_the_same_rows() {
     let lake = Lake::new();
@@ -386,7 +388,9 @@ fn files_inside_the_window_and_files_across_it_keep_the_same_rows() {
         )
     };
     let days: Vec<Row> = (0..10).map(old).chain((0..5).map(new)).collect();
-    for rows in [&inside[..], &across[..], &null[..], &days[..]] {
+    // A file wholly before the window, left out of the scan: none of its rows may count.
+    let before = [launch("across.exe", "old-file", Some(since() - 2 * day))];
+    for rows in [&inside[..], &across[..], &null[..], &days[..], &before[..]] {
         lake.write(Table::Process, &ns, rows);
     }
     let connection = |name: &str, t: Option<i64>| {
@@ -405,6 +409,11 @@ fn files_inside_the_window_and_files_across_it_keep_the_same_rows() {
             connection("10.0.0.3", Some(since() + day)),
             connection("10.0.0.4", None),
         ],
+    );
+    lake.write(
+        Table::Network,
+        &ns,
+        &[connection("10.0.0.9", Some(since() - day))],
     );
     let rows = detections(&lake);
     assert_eq!(

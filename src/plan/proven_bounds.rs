@@ -102,23 +102,30 @@ impl PhysicalOptimizerRule for ProvenBounds {
             // groups without the bounds, and the row groups that may hold rows on both sides
             // with them; row groups no row of which passes are skipped (statistics would
             // prune them, but not in the entry opened without the bounds).
+            // Files (or parts of files) whose every row group is refuted are left out: opening
+            // one only to skip all it holds costs as much as reading a small file.
             let mut file_groups = config.file_groups.clone();
             let mut entries = 0;
             let mut unproven_entries = 0;
-            let mut any_proven = false;
+            let mut refuted_entries = 0;
             for group in &mut file_groups {
                 let mut files = Vec::with_capacity(group.len());
+                let mut left_out = false;
                 for file in group.iter() {
-                    let split = self
+                    let tests = self
                         .footer(file)
                         .filter(|_| !has_access_plan(file))
                         .and_then(|footer| coverage(&bounds, &footer));
-                    let Some(row_groups) = split else {
-                        files.push(file.clone());
-                        continue;
-                    };
-                    any_proven = true;
-                    files.extend(split_by_row_groups(file, &row_groups));
+                    match tests {
+                        None => files.push(file.clone()),
+                        Some(row_groups)
+                            if row_groups.iter().all(|t| *t == RowGroupTest::Refuted) =>
+                        {
+                            refuted_entries += 1;
+                            left_out = true;
+                        }
+                        Some(row_groups) => files.extend(split_by_row_groups(file, &row_groups)),
+                    }
                 }
                 entries += files.len();
                 unproven_entries += files
@@ -127,23 +134,31 @@ impl PhysicalOptimizerRule for ProvenBounds {
                     .count();
                 let mut rebuilt = FileGroup::new(files);
                 if let Some(statistics) = group.file_statistics(None) {
-                    rebuilt = rebuilt.with_statistics(Arc::new(statistics.clone()));
+                    // Without the files left out, the group's counts are upper bounds.
+                    let statistics = if left_out {
+                        statistics.clone().to_inexact()
+                    } else {
+                        statistics.clone()
+                    };
+                    rebuilt = rebuilt.with_statistics(Arc::new(statistics));
                 }
                 *group = rebuilt;
             }
-            if !any_proven {
+            let proven_entries = entries - unproven_entries;
+            if proven_entries == 0 && refuted_entries == 0 {
                 return None;
             }
             let rest = conjunction(rest.into_iter().map(|(_, c)| c));
             let reduced = parquet.with_predicate(rest);
-            let source = if unproven_entries == 0 {
+            let source = if unproven_entries == 0 && refuted_entries == 0 {
                 Arc::new(reduced) as Arc<dyn FileSource>
             } else {
                 Arc::new(PerFilePredicate {
                     full: Arc::new(parquet.clone()),
                     reduced: Arc::new(reduced),
                     bounds: shown,
-                    proven_entries: entries - unproven_entries,
+                    proven_entries,
+                    refuted_entries,
                     entries,
                 })
             };
@@ -266,7 +281,8 @@ impl TimeBound {
 }
 
 /// What the footer says of `bounds` in each of the file's row groups: proven when every row
-/// passes them all, refuted when no row can pass one of them. `None` if none is proven.
+/// passes them all, refuted when no row can pass one of them. `None` if none is proven and
+/// some are not refuted (the scan's own pruning is left to decide).
 fn coverage(bounds: &[TimeBound], footer: &ParquetMetaData) -> Option<Vec<RowGroupTest>> {
     let columns: Vec<(usize, i128)> = bounds
         .iter()
@@ -290,9 +306,9 @@ fn coverage(bounds: &[TimeBound], footer: &ParquetMetaData) -> Option<Vec<RowGro
             }
         })
         .collect();
-    row_groups
-        .contains(&RowGroupTest::Proven)
-        .then_some(row_groups)
+    let decided = row_groups.contains(&RowGroupTest::Proven)
+        || row_groups.iter().all(|t| *t == RowGroupTest::Refuted);
+    decided.then_some(row_groups)
 }
 
 /// A file's entries in its scan, given what its footer says of each row group: the proven row
@@ -366,6 +382,8 @@ struct PerFilePredicate {
     /// display.
     bounds: Arc<dyn PhysicalExpr>,
     proven_entries: usize,
+    /// Files or parts of files left out of the scan: their footers refute the bounds.
+    refuted_entries: usize,
     entries: usize,
 }
 
@@ -416,6 +434,7 @@ impl FileSource for PerFilePredicate {
             reduced: self.reduced.with_batch_size(batch_size),
             bounds: Arc::clone(&self.bounds),
             proven_entries: self.proven_entries,
+            refuted_entries: self.refuted_entries,
             entries: self.entries,
         })
     }
@@ -438,11 +457,26 @@ impl FileSource for PerFilePredicate {
 
     fn fmt_extra(&self, t: DisplayFormatType, f: &mut Formatter) -> fmt::Result {
         self.full.fmt_extra(t, f)?;
-        write!(
-            f,
-            ", not tested in {} of {} files or parts (their footers prove it): {}",
-            self.proven_entries, self.entries, self.bounds
-        )
+        if self.proven_entries > 0 {
+            write!(
+                f,
+                ", not tested in {} of {} files or parts (their footers prove it): {}",
+                self.proven_entries, self.entries, self.bounds
+            )?;
+        }
+        if self.refuted_entries > 0 {
+            let (what, verb) = if self.refuted_entries == 1 {
+                ("file or part", "is")
+            } else {
+                ("files or parts", "are")
+            };
+            write!(
+                f,
+                ", {} {what} {verb} not opened (their footers refute it): {}",
+                self.refuted_entries, self.bounds
+            )?;
+        }
+        Ok(())
     }
 
     fn supports_repartitioning(&self) -> bool {
@@ -555,8 +589,19 @@ mod tests {
             coverage(&[bound(Operator::Gt, 1_999)], &days),
             Some(vec![R, P, R])
         );
-        // Nothing proven: left to the statistics.
-        assert_eq!(coverage(&[bound(Operator::Gt, 9_000)], &days), None);
+        // No row group can pass: the file is left out of the scan.
+        assert_eq!(
+            coverage(&[bound(Operator::Gt, 9_000)], &days),
+            Some(vec![R, R, R])
+        );
+        // Nothing proven and not all refuted: left to the scan's statistics.
+        assert_eq!(
+            coverage(
+                &[bound(Operator::Gt, 1_999)],
+                &footer(&[&[Some(1)], &[Some(1), Some(5)]])
+            ),
+            None
+        );
         // A column of another name proves nothing.
         let other = TimeBound {
             column: "u".into(),
