@@ -285,8 +285,8 @@ pub(crate) fn strip_empty_default(
     }
 }
 
-/// `x` when `expr` is `coalesce(x, '')` or its simplified form
-/// `CASE WHEN x IS NOT NULL THEN x ELSE '' END`.
+/// `x` when `expr` is `kusto_string(x)` (the Kusto view's), `coalesce(x, '')` or its
+/// simplified form `CASE WHEN x IS NOT NULL THEN x ELSE '' END`.
 fn empty_default_inner(expr: &Expr) -> Option<Expr> {
     let is_empty = |e: &Expr| matches!(e, Expr::Literal(v, _) if scalar_to_string(v).is_some_and(|s| s.is_empty()));
     match expr {
@@ -294,6 +294,9 @@ fn empty_default_inner(expr: &Expr) -> Option<Expr> {
             [x, empty] if is_empty(empty) => Some(x.clone()),
             _ => None,
         },
+        Expr::ScalarFunction(f) if f.func.name() == super::kusto_string::NAME => {
+            f.args.first().cloned()
+        }
         Expr::Case(case) if case.expr.is_none() => {
             let ([(when, then)], Some(otherwise)) =
                 (case.when_then_expr.as_slice(), &case.else_expr)

@@ -6,6 +6,7 @@ pub mod host_split;
 mod kernels;
 pub mod kql;
 pub mod kusto_datetime;
+pub mod kusto_string;
 pub mod make_set;
 pub mod utf8_check;
 
@@ -32,6 +33,7 @@ pub fn register_all(ctx: &SessionContext) {
         host_split::Part::DnsDomain,
     )));
     ctx.register_udf(ScalarUDF::from(kusto_datetime::KustoDatetime::default()));
+    ctx.register_udf(ScalarUDF::from(kusto_string::KustoString::default()));
     ctx.register_udf(ScalarUDF::from(utf8_check::Utf8Checked::default()));
 }
 

@@ -67,6 +67,9 @@ pub(super) async fn kusto_view(
     let utf8_checked = ctx
         .udf("utf8_checked")
         .context("the utf8_checked function")?;
+    let kusto_string = ctx
+        .udf(crate::functions::kusto_string::NAME)
+        .context("the kusto_string function")?;
     let empty = lit(ScalarValue::Utf8View(Some(String::new())));
     let exprs: Vec<Expr> = t
         .table
@@ -89,7 +92,7 @@ pub(super) async fn kusto_view(
                     ])
                 }
                 (_, KustoType::String | KustoType::Dynamic | KustoType::Guid) => {
-                    coalesce(vec![ident(&c.name), empty.clone()])
+                    kusto_string.call(vec![ident(&c.name)])
                 }
                 (_, KustoType::Datetime) => kusto_datetime.call(vec![ident(&c.name)]),
                 _ => ident(&c.name),
