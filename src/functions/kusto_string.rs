@@ -75,9 +75,10 @@ pub fn empty_for_null(array: &ArrayRef) -> Result<ArrayRef> {
     if array.null_count() == 0 {
         return Ok(Arc::clone(array));
     }
-    if let Some(strings) = array.as_string_view_opt() {
+    if let Some(strings) = array.as_string_view_opt()
+        && let Some(nulls) = strings.nulls()
+    {
         // A view of length 0 is the empty string: zero the nulls' views, keep the buffers.
-        let nulls = strings.nulls().expect("null_count > 0 has a null buffer");
         let views: ScalarBuffer<u128> = strings
             .views()
             .iter()
