@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::catalog::TableProvider;
-use datafusion::common::{ScalarValue, TableReference};
+use datafusion::common::TableReference;
 use datafusion::datasource::empty::EmptyTable;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig};
@@ -70,7 +70,6 @@ pub(super) async fn kusto_view(
     let kusto_string = ctx
         .udf(crate::functions::kusto_string::NAME)
         .context("the kusto_string function")?;
-    let empty = lit(ScalarValue::Utf8View(Some(String::new())));
     let exprs: Vec<Expr> = t
         .table
         .columns()
@@ -87,7 +86,7 @@ pub(super) async fn kusto_view(
                     if stored_as_bytes(t, &c.name) =>
                 {
                     utf8_checked.call(vec![
-                        coalesce(vec![ident(&c.name), empty.clone()]),
+                        kusto_string.call(vec![ident(&c.name)]),
                         lit(c.name.as_str()),
                     ])
                 }
