@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use datafusion::arrow::array::UInt64Array;
+use datafusion::arrow::array::{AsArray, UInt64Array};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::ipc::writer::FileWriter;
@@ -21,6 +21,7 @@ use datafusion::physical_plan::{ExecutionPlan, execute_stream};
 use datafusion::prelude::{DataFrame, SessionContext};
 use futures::StreamExt;
 
+use super::compact::views_to_dictionary;
 use crate::error::{HuntError, QueryContext, Result};
 use crate::plan::ScanProgress;
 use crate::plan::cluster::scratch_sink::ScratchSinkNode;
@@ -234,15 +235,16 @@ fn dictionary_schema(schema: &Schema) -> SchemaRef {
         .iter()
         .map(|f| match f.data_type() {
             DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
-                f.as_ref().clone().with_data_type(DataType::Dictionary(
-                    Box::new(DataType::Int32),
-                    Box::new(DataType::Utf8),
-                ))
+                f.as_ref().clone().with_data_type(dictionary_string())
             }
             _ => f.as_ref().clone(),
         })
         .collect();
     Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
+}
+
+fn dictionary_string() -> DataType {
+    DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
 }
 
 /// `batch` with its columns cast to `schema`'s types.
@@ -254,13 +256,15 @@ pub(crate) fn cast_to_schema(
         .columns()
         .iter()
         .zip(schema.fields())
-        .map(|(column, field)| {
-            if column.data_type() == field.data_type() {
-                Ok(Arc::clone(column))
-            } else {
-                cast(column, field.data_type())
-            }
-        })
+        .map(
+            |(column, field)| match (column.data_type(), field.data_type()) {
+                (from, to) if from == to => Ok(Arc::clone(column)),
+                (DataType::Utf8View, to) if *to == dictionary_string() => {
+                    views_to_dictionary(column.as_string_view())
+                }
+                (_, to) => cast(column, to),
+            },
+        )
         .collect::<std::result::Result<Vec<_>, _>>()?;
     Ok(RecordBatch::try_new(Arc::clone(schema), columns)?)
 }

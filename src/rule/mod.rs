@@ -1,6 +1,7 @@
 //! The rule: Sentinel's "Rare Process as a Service", translated to the SQL in `sql/`, with its
 //! parameters bound (never spliced into the SQL text).
 
+mod compact;
 pub mod detect;
 pub mod materialize;
 pub mod metadata;
