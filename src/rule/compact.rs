@@ -40,7 +40,7 @@ pub(crate) fn views_to_dictionary(array: &StringViewArray) -> Result<ArrayRef, A
                         let key = i32::try_from(by_string.len())
                             .ok()
                             .filter(|_| i32::try_from(value_bytes).is_ok())
-                            .ok_or_else(|| ArrowError::DictionaryKeyOverflowError)?;
+                            .ok_or(ArrowError::DictionaryKeyOverflowError)?;
                         values.append_value(string);
                         by_string.insert(string, key);
                         key
@@ -99,7 +99,7 @@ mod tests {
         );
 
         let dictionary = views_to_dictionary(array).unwrap();
-        let expected = cast(array, &dictionary.data_type().clone()).unwrap();
+        let expected = cast(array, dictionary.data_type()).unwrap();
         assert_eq!(
             dictionary.data_type(),
             &DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
