@@ -91,7 +91,8 @@ def read_struct(data, pos):
 def pages(path, chunk):
     """(page type, values) of each page of a column chunk."""
     start = chunk.data_page_offset
-    if chunk.has_dictionary_page and chunk.dictionary_page_offset is not None:
+    # Some writers put 0 here for "no dictionary page": a page never starts at the magic bytes.
+    if chunk.has_dictionary_page and (chunk.dictionary_page_offset or 0) > 0:
         start = min(start, chunk.dictionary_page_offset)
     with open(path, "rb") as f:
         f.seek(start)
