@@ -21,9 +21,8 @@ import time
 
 import duckdb
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-AS_OF = "2026-11-19T00:00:00Z"
-SINCE = "2026-11-05T00:00:00Z"  # AS_OF - 14d
+# The same reference time and window as the macro benchmark's runs on the same lakes.
+from macro import AS_OF, ROOT, SINCE
 
 KEYS = """max(length(DeviceName)), max(length(InitiatingProcessFileName)),
     max(length(InitiatingProcessCommandLine)), max(InitiatingProcessCreationTime),
