@@ -5,7 +5,8 @@
 //! exactly the literal plan's lines (the KQL's join structure), and both must equal an
 //! independent row-by-row model of the KQL (`common::model`). Each lake also runs with one of
 //! the non-default switches (keep_empty_in_sets=false, null_keys_match=true, both, with the
-//! GetServices spill path).
+//! GetServices spill path). The rule's steps, planned with one round of DataFusion's logical
+//! optimizer, must plan as with its default three.
 
 mod common;
 
@@ -491,4 +492,103 @@ fn generator_is_deterministic_and_collision_heavy() {
     assert!(services.contains(&Some("Agent.exe".into())));
     assert!(services.contains(&None));
     assert!(null_pids > 0);
+}
+
+/// The rule's steps are planned with one round of DataFusion's logical optimizer (and a last
+/// simplification): on generated lakes, as each foreign writer lays them out, and on the
+/// sample lake, every step's physical plan is the one DataFusion's default three rounds give.
+#[test]
+fn one_optimizer_round_plans_as_three() {
+    let mut lakes: Vec<(String, tempfile::TempDir)> = Vec::new();
+    for seed in 0..2 {
+        let lake = generate(seed);
+        lake.fill_empty_tables();
+        for layout in layouts::ForeignLayout::ALL {
+            let dir = tempfile::tempdir().unwrap();
+            layouts::relayout(lake.path(), &dir.path().join("lake"), layout);
+            lakes.push((format!("seed {seed} as {layout:?}"), dir));
+        }
+    }
+    let mut compared = 0;
+    for (name, dir) in &lakes {
+        let lake = dir.path().join("lake");
+        let one = explained_plans(&lake, None);
+        let three = explained_plans(&lake, Some("3"));
+        assert!(one.len() > 10, "{name}: no plans in {one:?}");
+        assert_eq!(one, three, "{name}: one optimizer round plans otherwise");
+        compared += 1;
+    }
+    let sample = common::sample_lake_path();
+    assert_eq!(
+        explained_plans(&sample, None),
+        explained_plans(&sample, Some("3")),
+        "the sample lake: one optimizer round plans otherwise"
+    );
+    assert_eq!(compared, 6);
+}
+
+/// `huntlake detect --explain`'s plans, each line reduced to its sorted words without column
+/// positions, metrics or times: the order of a join's keys and of a bound list's values is
+/// not fixed from run to run.
+fn explained_plans(lake: &std::path::Path, passes: Option<&str>) -> Vec<String> {
+    let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("huntlake"));
+    command
+        .args([
+            "detect",
+            "--explain",
+            "--format",
+            "ndjson",
+            "--as-of",
+            AS_OF,
+            "--lake",
+        ])
+        .arg(lake)
+        .env_remove("DATAFUSION_OPTIMIZER_MAX_PASSES");
+    if let Some(passes) = passes {
+        command.env("DATAFUSION_OPTIMIZER_MAX_PASSES", passes);
+    }
+    let output = command.output().unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(output.status.success(), "{}: {stderr}", lake.display());
+    stderr
+        .lines()
+        .filter(|line| !line.starts_with("huntlake:") && !line.starts_with("note:"))
+        .map(|line| {
+            // A step's header ends with its time: "-- GetServices (0.017 s)".
+            let line = match line.strip_prefix("-- ") {
+                Some(header) => header.split(" (").next().unwrap_or(header).to_string(),
+                None => without_metrics(line),
+            };
+            let mut words: Vec<&str> = line
+                .split(|c: char| ", []()=".contains(c))
+                .map(|word| match word.split_once('@') {
+                    Some((name, position)) if position.chars().all(|c| c.is_ascii_digit()) => name,
+                    _ => word,
+                })
+                .filter(|word| !word.is_empty())
+                .collect();
+            words.sort_unstable();
+            words.join(" ")
+        })
+        .collect()
+}
+
+fn without_metrics(line: &str) -> String {
+    let Some(start) = line.find("metrics=[") else {
+        return line.to_string();
+    };
+    let mut depth = 0;
+    for (i, c) in line[start..].char_indices() {
+        match c {
+            '[' => depth += 1,
+            ']' => {
+                depth -= 1;
+                if depth == 0 {
+                    return format!("{}{}", &line[..start], &line[start + i + 1..]);
+                }
+            }
+            _ => {}
+        }
+    }
+    line[..start].to_string()
 }
