@@ -5,6 +5,7 @@ mod compact;
 pub mod detect;
 pub mod materialize;
 pub mod metadata;
+mod planning;
 pub mod scratch;
 pub mod steps;
 
@@ -14,8 +15,6 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::TableReference;
 use datafusion::common::{DataFusionError, ParamValues, ScalarValue};
-use datafusion::optimizer::OptimizerRule;
-use datafusion::optimizer::simplify_expressions::SimplifyExpressions;
 use datafusion::physical_plan::{ExecutionPlan, collect};
 use datafusion::prelude::{DataFrame, SessionContext, ident};
 use std::sync::Arc;
@@ -233,7 +232,7 @@ pub async fn run(
     match plan {
         Plan::Keyed => {
             let started = Instant::now();
-            one_optimizer_pass(ctx);
+            planning::one_optimizer_round(ctx);
             let services = GET_SERVICES.plan(ctx, params.bindings()).await?;
             let materialized =
                 materialize::materialize(ctx, services, GET_SERVICES.name, options, progress)
@@ -315,26 +314,6 @@ fn without_join_dynamic_filters(ctx: &SessionContext) {
         .options_mut()
         .optimizer
         .enable_join_dynamic_filter_pushdown = false;
-}
-
-/// The keyed steps' SQL is fixed, and one round of DataFusion's logical optimizer (of its
-/// default three) gives the same plans but for one thing: a filter pushed into a scan through
-/// the Kusto view keeps the view's `kusto_string(...)` around the column, which the round's
-/// simplification (run before the pushdown) has not seen. One more simplification at the end
-/// strips it. On the sample lake the detection took 17 ms less (of about 150); the tests hold
-/// every step's plan to the three rounds' (`DATAFUSION_OPTIMIZER_MAX_PASSES` still wins).
-fn one_optimizer_pass(ctx: &SessionContext) {
-    let state = ctx.state_ref();
-    let mut state = state.write();
-    if std::env::var_os("DATAFUSION_OPTIMIZER_MAX_PASSES").is_none() {
-        state.config_mut().options_mut().optimizer.max_passes = 1;
-    }
-    let simplify = SimplifyExpressions::new();
-    let last = state.optimizers().last().map(|rule| rule.name());
-    if last != Some(simplify.name()) {
-        drop(state);
-        ctx.add_optimizer_rule(Arc::new(simplify));
-    }
 }
 
 /// The rule's output columns are a contract other tools parse: a plan (or a file tried with

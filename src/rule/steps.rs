@@ -76,6 +76,7 @@ impl Step {
         let sql = self.text()?;
         ctx.sql(&sql)
             .await
+            .and_then(super::planning::without_unused_columns)
             .and_then(|df| df.with_param_values(bindings))
             .context(format!("planning sql/{}", self.file))
     }
