@@ -36,6 +36,6 @@ pub use plan::cluster::{Cluster, WorkerOptions, serve_worker, version as cluster
 pub use plan::{ScanProgress, SessionOptions, new_session};
 pub use rule::{
     DetectRequest, Detection, MaterializeOptions, OUTPUT_COLUMNS, Plan, RuleOptions, RuleParams,
-    detect,
+    StepPlan, detect,
 };
 pub use time::{format_kusto_datetime, parse_datetime, parse_span};

@@ -76,8 +76,9 @@ pub struct Detection {
     pub lake: Lake,
     pub service_launches: Option<usize>,
     pub spilled: bool,
-    /// Each step's physical plan with its metrics (printed by `--explain`).
-    pub plans: Vec<(String, String)>,
+    /// Each step's name and time, and its physical plan with its metrics (printed by
+    /// `--explain`).
+    pub plans: Vec<(String, rule::StepPlan)>,
     /// Bytes the scans read from the lake's files.
     pub bytes_read: u64,
     /// On a cluster: how many workers took part, and the bytes that moved between processes.
@@ -226,13 +227,13 @@ pub async fn detect(request: &DetectRequest, notes: &mut dyn FnMut(&str)) -> Res
         spilled: run.materialized.as_ref().is_some_and(|m| m.spilled),
         plans: std::iter::once((
             format!("opening the lake ({:.3} s)", opened.as_secs_f64()),
-            String::new(),
+            rule::StepPlan::Text(String::new()),
         ))
         .chain(run.plans)
         .chain(request.session.cluster.as_ref().map(|cluster| {
             (
                 format!("workers ({} taking part)", cluster.workers_used()),
-                cluster.routes().join("\n"),
+                rule::StepPlan::Text(cluster.routes().join("\n")),
             )
         }))
         .collect(),

@@ -17,6 +17,7 @@ use datafusion::common::TableReference;
 use datafusion::common::{DataFusionError, ParamValues, ScalarValue};
 use datafusion::physical_plan::{ExecutionPlan, collect};
 use datafusion::prelude::{DataFrame, SessionContext, ident};
+use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -213,8 +214,8 @@ pub struct RuleRun {
     pub materialized: Option<Materialized>,
     /// RareServices, kept (with its spill files) for as long as the run's tables are used.
     pub _rare: Option<Materialized>,
-    /// Each step's physical plan with its run metrics, as `EXPLAIN ANALYZE` prints them.
-    pub plans: Vec<(String, String)>,
+    /// Each step's name and time, and its physical plan with the run's metrics.
+    pub plans: Vec<(String, StepPlan)>,
     /// On a cluster: the bytes that crossed between processes.
     pub bytes_moved: u64,
     /// Each detection's first and last event time, in the order of `batches`' rows.
@@ -467,11 +468,29 @@ fn plain_strings(batch: &RecordBatch) -> datafusion::common::Result<RecordBatch>
 }
 
 /// A step's name and time, and its plan with the run's metrics.
-fn step_report(step: &str, took: Duration, plan: &Arc<dyn ExecutionPlan>) -> (String, String) {
+fn step_report(step: &str, took: Duration, plan: &Arc<dyn ExecutionPlan>) -> (String, StepPlan) {
     (
         format!("{step} ({:.3} s)", took.as_secs_f64()),
-        crate::plan::cluster::display(plan),
+        StepPlan::Executed(Arc::clone(plan)),
     )
+}
+
+/// What `--explain` prints for a step: its physical plan with the run's metrics, as `EXPLAIN
+/// ANALYZE` prints them, rendered only when shown (on a small lake, rendering the three plans
+/// took longer than running one of them), or a text.
+#[derive(Debug, Clone)]
+pub enum StepPlan {
+    Executed(Arc<dyn ExecutionPlan>),
+    Text(String),
+}
+
+impl fmt::Display for StepPlan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StepPlan::Executed(plan) => f.write_str(&crate::plan::cluster::display(plan)),
+            StepPlan::Text(text) => f.write_str(text),
+        }
+    }
 }
 
 /// Collects `df`; with no rows, one empty batch, so writers still know the columns (a CSV
