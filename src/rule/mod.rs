@@ -233,7 +233,7 @@ pub async fn run(
     match plan {
         Plan::Keyed => {
             let started = Instant::now();
-            planning::one_optimizer_round(ctx);
+            let _one_round = planning::one_optimizer_round(ctx);
             let services = GET_SERVICES.plan(ctx, params.bindings()).await?;
             let materialized =
                 materialize::materialize(ctx, services, GET_SERVICES.name, options, progress)

@@ -42,18 +42,70 @@ pub(super) fn without_unused_columns(df: DataFrame) -> Result<DataFrame> {
     Ok(DataFrame::new(state, plan))
 }
 
-/// Sets `ctx` to plan with one round of the logical optimizer and a last simplification.
-pub(super) fn one_optimizer_round(ctx: &SessionContext) {
-    if !shortcuts() {
-        return;
-    }
+/// Sets `ctx` to plan with one round of the logical optimizer and a last simplification, until
+/// the guard is dropped: the session's later queries (the shell's, the report's) get
+/// DataFusion's rounds back. The last simplification stays; it changes no plan's meaning.
+pub(super) fn one_optimizer_round(ctx: &SessionContext) -> OneOptimizerRound<'_> {
     let state = ctx.state_ref();
     let mut state = state.write();
+    let rounds = state.config().options().optimizer.max_passes;
+    if !shortcuts() {
+        return OneOptimizerRound { ctx, rounds };
+    }
     state.config_mut().options_mut().optimizer.max_passes = 1;
     let simplify = SimplifyExpressions::new();
     let last = state.optimizers().last().map(|rule| rule.name());
     if last != Some(simplify.name()) {
         drop(state);
         ctx.add_optimizer_rule(Arc::new(simplify));
+    }
+    OneOptimizerRound { ctx, rounds }
+}
+
+/// Gives a session its optimizer rounds back when dropped.
+pub(super) struct OneOptimizerRound<'a> {
+    ctx: &'a SessionContext,
+    rounds: usize,
+}
+
+impl Drop for OneOptimizerRound<'_> {
+    fn drop(&mut self) {
+        let state = self.ctx.state_ref();
+        state
+            .write()
+            .config_mut()
+            .options_mut()
+            .optimizer
+            .max_passes = self.rounds;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rounds(ctx: &SessionContext) -> usize {
+        ctx.state().config().options().optimizer.max_passes
+    }
+
+    #[test]
+    fn the_session_gets_its_rounds_back() {
+        let ctx = SessionContext::new();
+        let default = rounds(&ctx);
+        {
+            let _round = one_optimizer_round(&ctx);
+            if shortcuts() {
+                assert_eq!(rounds(&ctx), 1);
+                let state = ctx.state();
+                let last = state.optimizers().last().map(|rule| rule.name());
+                assert_eq!(last, Some("simplify_expressions"));
+            }
+        }
+        assert_eq!(rounds(&ctx), default);
+        // A second time adds no second simplification.
+        let count = |ctx: &SessionContext| ctx.state().optimizers().len();
+        let before = count(&ctx);
+        drop(one_optimizer_round(&ctx));
+        assert_eq!(count(&ctx), before);
     }
 }
