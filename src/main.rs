@@ -1,6 +1,12 @@
-//! The `huntlake` binary: tunes the allocator and hands over to the command line.
+//! The `huntlake` binary: chooses and tunes the allocator and hands over to the command line.
 
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::process::ExitCode;
+
+use mimalloc::MiMalloc;
+
+#[global_allocator]
+static ALLOCATOR: SplitAllocator = SplitAllocator;
 
 fn main() -> ExitCode {
     tune_allocator();
@@ -22,5 +28,69 @@ fn tune_allocator() {
         };
         set("MALLOC_MMAP_THRESHOLD_", libc::M_MMAP_THRESHOLD, 256 << 20);
         set("MALLOC_TRIM_THRESHOLD_", libc::M_TRIM_THRESHOLD, 512 << 20);
+    }
+}
+
+/// Blocks up to this size come from mimalloc, larger ones from glibc.
+const SMALL_BLOCK: usize = 4 << 10;
+
+/// Planning a query allocates and frees a great many small blocks (expressions, fields, plan
+/// nodes), which mimalloc serves in about half glibc's time: a fifth less wall time for the
+/// sample lake's detection. The large buffers of a scan (column chunks, decoded pages, arrays)
+/// stay with glibc, tuned above: given to mimalloc as well, they doubled a detection's peak
+/// memory on the benchmark lakes and made it slower.
+struct SplitAllocator;
+
+fn is_small(size: usize) -> bool {
+    size <= SMALL_BLOCK
+}
+
+// SAFETY: a block's size alone decides which allocator it comes from, and the same size is
+// given back when it is freed or resized, so each block returns to the allocator that gave it
+// out; a resize across the boundary moves the block from one to the other.
+unsafe impl GlobalAlloc for SplitAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if is_small(layout.size()) {
+            unsafe { MiMalloc.alloc(layout) }
+        } else {
+            unsafe { System.alloc(layout) }
+        }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        if is_small(layout.size()) {
+            unsafe { MiMalloc.alloc_zeroed(layout) }
+        } else {
+            unsafe { System.alloc_zeroed(layout) }
+        }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        if is_small(layout.size()) {
+            unsafe { MiMalloc.dealloc(ptr, layout) }
+        } else {
+            unsafe { System.dealloc(ptr, layout) }
+        }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        match (is_small(layout.size()), is_small(new_size)) {
+            (true, true) => unsafe { MiMalloc.realloc(ptr, layout, new_size) },
+            (false, false) => unsafe { System.realloc(ptr, layout, new_size) },
+            _ => {
+                // SAFETY: the caller guarantees that `new_size`, rounded up to the alignment,
+                // does not overflow `isize`.
+                let new_layout =
+                    unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
+                let moved = unsafe { self.alloc(new_layout) };
+                if !moved.is_null() {
+                    unsafe {
+                        std::ptr::copy_nonoverlapping(ptr, moved, layout.size().min(new_size));
+                        self.dealloc(ptr, layout);
+                    }
+                }
+                moved
+            }
+        }
     }
 }

@@ -37,11 +37,11 @@ pub struct WorkerArgs {
 
 /// The tokio runtime a worker runs on: `--threads` threads, so that its tasks use no more.
 pub fn runtime(args: &WorkerArgs) -> std::io::Result<tokio::runtime::Runtime> {
-    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    let mut builder = super::runtime_builder();
     if let Some(threads) = args.threads {
         builder.worker_threads(threads.max(1));
     }
-    builder.enable_all().build()
+    builder.build()
 }
 
 pub async fn run(args: WorkerArgs) -> Result<()> {
