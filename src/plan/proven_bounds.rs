@@ -1,4 +1,4 @@
-//! A physical optimizer rule: a Parquet scan does not test a time bound on the files whose
+//! A Parquet scan rewrite (`rewrite.rs`): a Parquet scan does not test a time bound on the files whose
 //! footers prove it for every row (or for every row of the row groups it reads).
 //!
 //! The rule's window (`TimeGenerated > $since`, tested on the raw column since
@@ -7,7 +7,7 @@
 //! without an offset index (most writers), the whole column of every row group that keeps a
 //! row. A file whose row groups each have a minimum after the bound and no null proves the
 //! test; so does one whose other row groups lie wholly before it (a file holding several
-//! days), if those are skipped. This rule scans such files with the predicate less their
+//! days), if those are skipped. The rewrite scans such files with the predicate less their
 //! proven bounds (and an access plan that skips those row groups), and the others with the
 //! whole predicate, in the same scan: its partitions, files and order are unchanged, only the
 //! predicate each file is opened with differs.
@@ -21,14 +21,13 @@ use std::fmt::{self, Formatter};
 use std::sync::Arc;
 
 use datafusion::arrow::datatypes::{DataType, Schema};
-use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{Result, ScalarValue};
 use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::physical_plan::parquet::metadata::CachedParquetMetaData;
 use datafusion::datasource::physical_plan::parquet::{ParquetAccessPlan, ParquetRowSelection};
 use datafusion::datasource::physical_plan::{
-    FileGroup, FileOpener, FileScanConfig, FileScanConfigBuilder, FileSource,
+    FileGroup, FileOpener, FileScanConfig, FileScanConfigBuilder, FileSource, ParquetSource,
 };
 use datafusion::datasource::table_schema::TableSchema;
 use datafusion::execution::runtime_env::RuntimeEnv;
@@ -36,9 +35,8 @@ use datafusion::logical_expr::Operator;
 use datafusion::physical_expr::expressions::{BinaryExpr, Column, Literal};
 use datafusion::physical_expr::projection::ProjectionExprs;
 use datafusion::physical_expr::{PhysicalExpr, conjunction, split_conjunction};
-use datafusion::physical_optimizer::PhysicalOptimizerRule;
+use datafusion::physical_plan::DisplayFormatType;
 use datafusion::physical_plan::metrics::ExecutionPlanMetricsSet;
-use datafusion::physical_plan::{DisplayFormatType, ExecutionPlan};
 use datafusion_datasource::morsel::{MorselPlanner, Morselizer};
 use object_store::ObjectStore;
 use parquet::basic::{
@@ -48,9 +46,9 @@ use parquet::file::metadata::{ParquetMetaData, RowGroupMetaData};
 use parquet::file::statistics::Statistics;
 use parquet::schema::types::ColumnDescriptor;
 
-use super::rewrite::rewrite_parquet_scans;
+use super::rewrite::ScanRewrite;
 
-/// The rule. It reads footers from `runtime`'s file-metadata cache.
+/// The rewrite. It reads footers from `runtime`'s file-metadata cache.
 #[derive(Debug)]
 pub struct ProvenBounds {
     runtime: Arc<RuntimeEnv>,
@@ -75,108 +73,96 @@ impl ProvenBounds {
     }
 }
 
-impl PhysicalOptimizerRule for ProvenBounds {
-    fn optimize(
+impl ScanRewrite for ProvenBounds {
+    fn rewrite_scan(
         &self,
-        plan: Arc<dyn ExecutionPlan>,
-        _config: &ConfigOptions,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        rewrite_parquet_scans(plan, |parquet, config| {
-            // A file read in two parts would not keep an order its scan promises.
-            if !config.output_ordering.is_empty() {
-                return None;
-            }
-            let predicate = parquet.filter()?;
-            let schema = parquet.table_schema().table_schema();
-            let (bounds, rest): (Vec<_>, Vec<_>) = split_conjunction(&predicate)
-                .into_iter()
-                .map(|c| (time_bound(c.as_ref(), schema), Arc::clone(c)))
-                .partition(|(bound, _)| bound.is_some());
-            if bounds.is_empty() {
-                return None;
-            }
-            let shown = conjunction(bounds.iter().map(|(_, c)| Arc::clone(c)));
-            let bounds: Vec<TimeBound> = bounds.into_iter().filter_map(|(b, _)| b).collect();
-            // Each file's row groups by what its footer says of the bounds. A file with row
-            // groups proven is read as up to two entries of the same scan: its proven row
-            // groups without the bounds, and the row groups that may hold rows on both sides
-            // with them; row groups no row of which passes are skipped (statistics would
-            // prune them, but not in the entry opened without the bounds).
-            // Files (or parts of files) whose every row group is refuted are left out: opening
-            // one only to skip all it holds costs as much as reading a small file.
-            let mut file_groups = config.file_groups.clone();
-            let mut entries = 0;
-            let mut unproven_entries = 0;
-            let mut refuted_entries = 0;
-            for group in &mut file_groups {
-                let mut files = Vec::with_capacity(group.len());
-                let mut left_out = false;
-                for file in group.iter() {
-                    let tests = self
-                        .footer(file)
-                        .filter(|_| !has_access_plan(file))
-                        .and_then(|footer| coverage(&bounds, &footer));
-                    match tests {
-                        None => files.push(file.clone()),
-                        Some(row_groups)
-                            if row_groups.iter().all(|t| *t == RowGroupTest::Refuted) =>
-                        {
-                            refuted_entries += 1;
-                            left_out = true;
-                        }
-                        Some(row_groups) => files.extend(split_by_row_groups(file, &row_groups)),
+        parquet: &ParquetSource,
+        config: &FileScanConfig,
+    ) -> Option<FileScanConfig> {
+        // A file read in two parts would not keep an order its scan promises.
+        if !config.output_ordering.is_empty() {
+            return None;
+        }
+        let predicate = parquet.filter()?;
+        let schema = parquet.table_schema().table_schema();
+        let (bounds, rest): (Vec<_>, Vec<_>) = split_conjunction(&predicate)
+            .into_iter()
+            .map(|c| (time_bound(c.as_ref(), schema), Arc::clone(c)))
+            .partition(|(bound, _)| bound.is_some());
+        if bounds.is_empty() {
+            return None;
+        }
+        let shown = conjunction(bounds.iter().map(|(_, c)| Arc::clone(c)));
+        let bounds: Vec<TimeBound> = bounds.into_iter().filter_map(|(b, _)| b).collect();
+        // Each file's row groups by what its footer says of the bounds. A file with row
+        // groups proven is read as up to two entries of the same scan: its proven row
+        // groups without the bounds, and the row groups that may hold rows on both sides
+        // with them; row groups no row of which passes are skipped (statistics would
+        // prune them, but not in the entry opened without the bounds).
+        // Files (or parts of files) whose every row group is refuted are left out: opening
+        // one only to skip all it holds costs as much as reading a small file.
+        let mut file_groups = config.file_groups.clone();
+        let mut entries = 0;
+        let mut unproven_entries = 0;
+        let mut refuted_entries = 0;
+        for group in &mut file_groups {
+            let mut files = Vec::with_capacity(group.len());
+            let mut left_out = false;
+            for file in group.iter() {
+                let tests = self
+                    .footer(file)
+                    .filter(|_| !has_access_plan(file))
+                    .and_then(|footer| coverage(&bounds, &footer));
+                match tests {
+                    None => files.push(file.clone()),
+                    Some(row_groups) if row_groups.iter().all(|t| *t == RowGroupTest::Refuted) => {
+                        refuted_entries += 1;
+                        left_out = true;
                     }
+                    Some(row_groups) => files.extend(split_by_row_groups(file, &row_groups)),
                 }
-                entries += files.len();
-                unproven_entries += files
-                    .iter()
-                    .filter(|f| f.extensions.get::<WithoutProvenBounds>().is_none())
-                    .count();
-                let mut rebuilt = FileGroup::new(files);
-                if let Some(statistics) = group.file_statistics(None) {
-                    // Without the files left out, the group's counts are upper bounds.
-                    let statistics = if left_out {
-                        statistics.clone().to_inexact()
-                    } else {
-                        statistics.clone()
-                    };
-                    rebuilt = rebuilt.with_statistics(Arc::new(statistics));
-                }
-                *group = rebuilt;
             }
-            let proven_entries = entries - unproven_entries;
-            if proven_entries == 0 && refuted_entries == 0 {
-                return None;
+            entries += files.len();
+            unproven_entries += files
+                .iter()
+                .filter(|f| f.extensions.get::<WithoutProvenBounds>().is_none())
+                .count();
+            let mut rebuilt = FileGroup::new(files);
+            if let Some(statistics) = group.file_statistics(None) {
+                // Without the files left out, the group's counts are upper bounds.
+                let statistics = if left_out {
+                    statistics.clone().to_inexact()
+                } else {
+                    statistics.clone()
+                };
+                rebuilt = rebuilt.with_statistics(Arc::new(statistics));
             }
-            let rest = conjunction(rest.into_iter().map(|(_, c)| c));
-            let reduced = parquet.with_predicate(rest);
-            let source = if unproven_entries == 0 && refuted_entries == 0 {
-                Arc::new(reduced) as Arc<dyn FileSource>
-            } else {
-                Arc::new(PerFilePredicate {
-                    full: Arc::new(parquet.clone()),
-                    reduced: Arc::new(reduced),
-                    bounds: shown,
-                    proven_entries,
-                    refuted_entries,
-                    entries,
-                })
-            };
-            Some(
-                FileScanConfigBuilder::from(config.clone())
-                    .with_source(source)
-                    .with_file_groups(file_groups)
-                    .build(),
-            )
-        })
-    }
-
-    fn name(&self) -> &str {
-        "proven_bounds"
-    }
-
-    fn schema_check(&self) -> bool {
-        true
+            *group = rebuilt;
+        }
+        let proven_entries = entries - unproven_entries;
+        if proven_entries == 0 && refuted_entries == 0 {
+            return None;
+        }
+        let rest = conjunction(rest.into_iter().map(|(_, c)| c));
+        let reduced = parquet.with_predicate(rest);
+        let source = if unproven_entries == 0 && refuted_entries == 0 {
+            Arc::new(reduced) as Arc<dyn FileSource>
+        } else {
+            Arc::new(PerFilePredicate {
+                full: Arc::new(parquet.clone()),
+                reduced: Arc::new(reduced),
+                bounds: shown,
+                proven_entries,
+                refuted_entries,
+                entries,
+            })
+        };
+        Some(
+            FileScanConfigBuilder::from(config.clone())
+                .with_source(source)
+                .with_file_groups(file_groups)
+                .build(),
+        )
     }
 }
 

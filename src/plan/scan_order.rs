@@ -1,4 +1,4 @@
-//! A physical optimizer rule: in a Parquet scan's pushed-down predicate, test membership in a
+//! A Parquet scan rewrite (`rewrite.rs`): in a Parquet scan's pushed-down predicate, test membership in a
 //! constant set first.
 //!
 //! With filter pushdown, the Parquet reader evaluates the conjuncts one after another, each on
@@ -16,14 +16,11 @@
 
 use std::sync::Arc;
 
-use datafusion::common::Result;
-use datafusion::common::config::ConfigOptions;
+use datafusion::datasource::physical_plan::{FileScanConfig, ParquetSource};
 use datafusion::physical_expr::expressions::{Column, InListExpr, Literal};
 use datafusion::physical_expr::{PhysicalExpr, ScalarFunctionExpr, conjunction};
-use datafusion::physical_optimizer::PhysicalOptimizerRule;
-use datafusion::physical_plan::ExecutionPlan;
 
-use super::rewrite::rewrite_parquet_predicates;
+use super::rewrite::{ScanRewrite, with_rewritten_predicate};
 
 /// The functions that test a column's membership in a constant list.
 const MEMBERSHIP_FUNCTIONS: [&str; 2] = ["in_exact", "in_ci"];
@@ -31,13 +28,13 @@ const MEMBERSHIP_FUNCTIONS: [&str; 2] = ["in_exact", "in_ci"];
 #[derive(Debug, Default)]
 pub struct MembershipFiltersFirst;
 
-impl PhysicalOptimizerRule for MembershipFiltersFirst {
-    fn optimize(
+impl ScanRewrite for MembershipFiltersFirst {
+    fn rewrite_scan(
         &self,
-        plan: Arc<dyn ExecutionPlan>,
-        _config: &ConfigOptions,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        rewrite_parquet_predicates(plan, |parquet, conjuncts| {
+        parquet: &ParquetSource,
+        config: &FileScanConfig,
+    ) -> Option<FileScanConfig> {
+        with_rewritten_predicate(parquet, config, |parquet, conjuncts| {
             let (mut first, rest): (Vec<_>, Vec<_>) = conjuncts
                 .into_iter()
                 .partition(|c| is_membership_test(c.as_ref()));
@@ -51,14 +48,6 @@ impl PhysicalOptimizerRule for MembershipFiltersFirst {
                     .with_reorder_filters(false),
             )
         })
-    }
-
-    fn name(&self) -> &str {
-        "membership_filters_first"
-    }
-
-    fn schema_check(&self) -> bool {
-        true
     }
 }
 

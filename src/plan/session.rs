@@ -13,6 +13,7 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 
 use super::page_index::PageIndexWithFooter;
 use super::proven_bounds::ProvenBounds;
+use super::rewrite::{ParquetScanRewrites, ScanRewrite};
 use super::scan_order::MembershipFiltersFirst;
 use super::window_pruning::WindowPruning;
 use crate::error::{HuntError, QueryContext, Result};
@@ -74,19 +75,21 @@ pub fn new_session(options: &SessionOptions) -> Result<SessionContext> {
     let runtime = runtime_builder(options)?
         .build_arc()
         .context("creating the runtime")?;
+    let mut scan_rewrites: Vec<Arc<dyn ScanRewrite>> = vec![
+        Arc::new(MembershipFiltersFirst),
+        Arc::new(WindowPruning),
+        Arc::new(PageIndexWithFooter),
+    ];
+    // Last, as it hides the Parquet source behind one of its own; not for a cluster, whose
+    // workers receive the plan as DataFusion serializes it (with the whole predicate).
+    if options.cluster.is_none() {
+        scan_rewrites.push(Arc::new(ProvenBounds::new(Arc::clone(&runtime))));
+    }
     let mut state = SessionStateBuilder::new()
         .with_config(config)
         .with_runtime_env(Arc::clone(&runtime))
         .with_default_features()
-        .with_physical_optimizer_rule(Arc::new(MembershipFiltersFirst))
-        .with_physical_optimizer_rule(Arc::new(WindowPruning))
-        .with_physical_optimizer_rule(Arc::new(PageIndexWithFooter));
-    // Last, as it hides the Parquet source behind one of its own; not for a cluster, whose
-    // workers receive the plan as DataFusion serializes it (with the whole predicate).
-    if options.cluster.is_none() {
-        state =
-            state.with_physical_optimizer_rule(Arc::new(ProvenBounds::new(Arc::clone(&runtime))));
-    }
+        .with_physical_optimizer_rule(Arc::new(ParquetScanRewrites::new(scan_rewrites)));
     if options.kusto_substring
         && let Some(planners) = state.expr_planners()
     {

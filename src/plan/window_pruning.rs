@@ -1,11 +1,11 @@
-//! A physical optimizer rule: Parquet scans test the time window on the raw column, so that
+//! A Parquet scan rewrite (`rewrite.rs`): Parquet scans test the time window on the raw column, so that
 //! they skip row groups and pages outside it by their statistics and decode the column once.
 //!
 //! The Kusto view's times are `kusto_datetime(col)`, which floors to 100-ns ticks, and
 //! DataFusion cannot prune with a predicate on a function's result. A bound on the floored
 //! value is a bound on the raw value: with `S` a bound in ns, `kusto_datetime(t) > S` holds
 //! exactly when `t >= floor100(S) + 100`, that is `t > floor100(S) + 99` (and likewise for
-//! `>=`, `<`, `<=`). This rule replaces the test on the function by that test on the column.
+//! `>=`, `<`, `<=`). The rewrite replaces the test on the function by that test on the column.
 //!
 //! Each test is written as `t > L` or `t <= L`, never `>=` or `<`, because each file's reader
 //! compares its own unit: DataFusion turns `CAST(t_us AS ns) > L` into `t_us > L / 1000`,
@@ -17,28 +17,25 @@
 use std::sync::Arc;
 
 use datafusion::arrow::datatypes::{DataType, Schema, TimeUnit};
-use datafusion::common::config::ConfigOptions;
-use datafusion::common::{Result, ScalarValue};
-use datafusion::datasource::physical_plan::FileSource;
+use datafusion::common::ScalarValue;
+use datafusion::datasource::physical_plan::{FileScanConfig, FileSource, ParquetSource};
 use datafusion::logical_expr::Operator;
 use datafusion::physical_expr::expressions::{BinaryExpr, Column, Literal};
 use datafusion::physical_expr::{PhysicalExpr, ScalarFunctionExpr, conjunction};
-use datafusion::physical_optimizer::PhysicalOptimizerRule;
-use datafusion::physical_plan::ExecutionPlan;
 
-use super::rewrite::rewrite_parquet_predicates;
+use super::rewrite::{ScanRewrite, with_rewritten_predicate};
 use crate::time::TICK_NANOS;
 
 #[derive(Debug, Default)]
 pub struct WindowPruning;
 
-impl PhysicalOptimizerRule for WindowPruning {
-    fn optimize(
+impl ScanRewrite for WindowPruning {
+    fn rewrite_scan(
         &self,
-        plan: Arc<dyn ExecutionPlan>,
-        _config: &ConfigOptions,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        rewrite_parquet_predicates(plan, |parquet, conjuncts| {
+        parquet: &ParquetSource,
+        config: &FileScanConfig,
+    ) -> Option<FileScanConfig> {
+        with_rewritten_predicate(parquet, config, |parquet, conjuncts| {
             let schema = parquet.table_schema().table_schema();
             let mut changed = false;
             let mut rewritten: Vec<Arc<dyn PhysicalExpr>> = Vec::with_capacity(conjuncts.len());
@@ -57,14 +54,6 @@ impl PhysicalOptimizerRule for WindowPruning {
             }
             changed.then(|| parquet.with_predicate(conjunction(rewritten)))
         })
-    }
-
-    fn name(&self) -> &str {
-        "window_pruning"
-    }
-
-    fn schema_check(&self) -> bool {
-        true
     }
 }
 
