@@ -6,8 +6,8 @@
 //! fetched whole: on the generated M lake the three event scans read 1.0 GiB against 347 MiB
 //! with the offset index. Asking for the page index with the footer (one read, then cached for
 //! the session's later scans) keeps the page-level reads, in one process (a scan rewrite,
-//! `rewrite.rs`) and on a cluster worker, which decodes each plan with a fresh reader factory. A file
-//! written without a page index is read from its footer alone.
+//! `rewrite.rs`) and on a cluster worker, which decodes each plan with a fresh reader factory.
+//! A file written without a page index is read from its footer alone.
 
 use std::ops::Range;
 use std::sync::Arc;

@@ -1,5 +1,5 @@
-//! A Parquet scan rewrite (`rewrite.rs`): a Parquet scan does not test a time bound on the files whose
-//! footers prove it for every row (or for every row of the row groups it reads).
+//! A Parquet scan rewrite (`rewrite.rs`): a Parquet scan does not test a time bound on the
+//! files whose footers prove it for every row (or for every row of the row groups it reads).
 //!
 //! The rule's window (`TimeGenerated > $since`, tested on the raw column since
 //! `window_pruning.rs`) is true for every row of every file but the one or two at the

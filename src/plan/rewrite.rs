@@ -31,8 +31,8 @@ pub(crate) trait ScanRewrite: Debug + Send + Sync {
 ///
 /// One rule rather than one per rewrite, because rebuilding a scan rebuilds every operator
 /// above it, and DataFusion recomputes each one's properties (its equivalences and orderings
-/// through every projected column): one walk of the detection's plan instead of four took
-/// about 3 of its 4 ms.
+/// through every projected column): as four rules, the rewrites took about 4 ms of planning
+/// the sample lake's detection.
 #[derive(Debug)]
 pub struct ParquetScanRewrites {
     rewrites: Vec<Arc<dyn ScanRewrite>>,

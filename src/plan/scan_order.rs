@@ -1,5 +1,5 @@
-//! A Parquet scan rewrite (`rewrite.rs`): in a Parquet scan's pushed-down predicate, test membership in a
-//! constant set first.
+//! A Parquet scan rewrite (`rewrite.rs`): in a Parquet scan's pushed-down predicate, test
+//! membership in a constant set first.
 //!
 //! With filter pushdown, the Parquet reader evaluates the conjuncts one after another, each on
 //! the rows the earlier ones kept, and DataFusion orders them by the compressed size of the

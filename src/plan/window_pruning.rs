@@ -1,5 +1,6 @@
-//! A Parquet scan rewrite (`rewrite.rs`): Parquet scans test the time window on the raw column, so that
-//! they skip row groups and pages outside it by their statistics and decode the column once.
+//! A Parquet scan rewrite (`rewrite.rs`): Parquet scans test the time window on the raw column,
+//! so that they skip row groups and pages outside it by their statistics and decode the column
+//! once.
 //!
 //! The Kusto view's times are `kusto_datetime(col)`, which floors to 100-ns ticks, and
 //! DataFusion cannot prune with a predicate on a function's result. A bound on the floored
