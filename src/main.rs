@@ -94,3 +94,58 @@ unsafe impl GlobalAlloc for SplitAllocator {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Fills `len` bytes at `ptr` with a pattern that depends on the position.
+    unsafe fn fill(ptr: *mut u8, len: usize) {
+        for i in 0..len {
+            unsafe { ptr.add(i).write((i % 251) as u8) };
+        }
+    }
+
+    unsafe fn holds_pattern(ptr: *const u8, len: usize) -> bool {
+        (0..len).all(|i| unsafe { ptr.add(i).read() } == (i % 251) as u8)
+    }
+
+    #[test]
+    fn blocks_keep_their_bytes_when_they_move_between_the_allocators() {
+        let small = SMALL_BLOCK / 2;
+        let large = SMALL_BLOCK * 4;
+        for align in [1, 8, 64] {
+            let layout = Layout::from_size_align(small, align).unwrap();
+            unsafe {
+                // Small to large: from mimalloc to glibc.
+                let ptr = ALLOCATOR.alloc(layout);
+                assert!(!ptr.is_null());
+                fill(ptr, small);
+                let grown = ALLOCATOR.realloc(ptr, layout, large);
+                assert!(!grown.is_null());
+                assert_eq!(grown as usize % align, 0);
+                assert!(holds_pattern(grown, small));
+                // Large to small: back to mimalloc, keeping the first bytes.
+                let large_layout = Layout::from_size_align(large, align).unwrap();
+                fill(grown, large);
+                let shrunk = ALLOCATOR.realloc(grown, large_layout, small);
+                assert!(!shrunk.is_null());
+                assert!(holds_pattern(shrunk, small));
+                ALLOCATOR.dealloc(shrunk, layout);
+            }
+        }
+    }
+
+    #[test]
+    fn zeroed_blocks_are_zero_on_both_sides_of_the_boundary() {
+        for size in [16, SMALL_BLOCK, SMALL_BLOCK + 1, 1 << 20] {
+            let layout = Layout::from_size_align(size, 8).unwrap();
+            unsafe {
+                let ptr = ALLOCATOR.alloc_zeroed(layout);
+                assert!(!ptr.is_null());
+                assert!((0..size).all(|i| ptr.add(i).read() == 0));
+                ALLOCATOR.dealloc(ptr, layout);
+            }
+        }
+    }
+}

@@ -55,7 +55,7 @@ pub const REPORTED_EXIT_CODE: u8 = 3;
 /// read in flight, and tokio starts up to 512 of them: the Spark-style benchmark lake's 1,444
 /// small files took 54 threads on 2 cores, each with its own allocator caches. A few per core
 /// keep the disk as busy.
-pub fn runtime_builder() -> tokio::runtime::Builder {
+pub fn tokio_runtime_builder() -> tokio::runtime::Builder {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     builder
@@ -71,7 +71,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let runtime = match &cli.command {
         Command::Worker(args) => worker::runtime(args),
-        _ => runtime_builder().build(),
+        _ => tokio_runtime_builder().build(),
     };
     let result = match runtime {
         Ok(runtime) => match cli.command {

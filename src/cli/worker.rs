@@ -37,7 +37,7 @@ pub struct WorkerArgs {
 
 /// The tokio runtime a worker runs on: `--threads` threads, so that its tasks use no more.
 pub fn runtime(args: &WorkerArgs) -> std::io::Result<tokio::runtime::Runtime> {
-    let mut builder = super::runtime_builder();
+    let mut builder = super::tokio_runtime_builder();
     if let Some(threads) = args.threads {
         builder.worker_threads(threads.max(1));
     }
