@@ -68,6 +68,13 @@ fn generated_lake() -> (std::sync::MutexGuard<'static, ()>, PathBuf) {
             .assert()
             .success();
     }
+    // The lake is kept between test runs; a run stopped halfway (a test killed, Ctrl-C) must
+    // not fail every later run's check that no scratch folder is left.
+    match std::fs::remove_dir_all(lake.join("_huntlake")) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => panic!("removing the last run's scratch folder: {e}"),
+    }
     (guard, lake)
 }
 

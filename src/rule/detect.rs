@@ -296,7 +296,7 @@ async fn run_rule(
         ..request.materialize.clone()
     };
     let run = rule::run(&ctx, params, request.plan, &materialize, &request.progress).await;
-    let removed = scratch.remove().await;
+    let removed = scratch.remove(run.is_err()).await;
     let run = run?;
     removed?;
     Ok(run)

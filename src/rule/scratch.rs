@@ -7,6 +7,7 @@
 //! writable from every worker.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::TableProvider;
@@ -20,6 +21,12 @@ use object_store::path::Path;
 use crate::error::{HuntError, QueryContext, Result};
 use crate::lake::LakeLocation;
 use crate::plan::cluster::scratch_sink::ScratchFolder;
+
+/// After a failed run, how long the scratch folder must stay gone before no late write is
+/// expected (a worker's task ends within milliseconds of hearing of the failure).
+const LATE_WRITES_SETTLE: Duration = Duration::from_millis(300);
+/// How many times, at most, the folder is swept again after a failed run.
+const SWEEPS_AFTER_FAILURE: usize = 10;
 
 /// A run's scratch folder.
 #[derive(Debug)]
@@ -94,38 +101,132 @@ impl Scratch {
         Ok(Arc::new(table))
     }
 
-    /// Deletes everything in the scratch folder (huntlake's own: the run's folder holds only
-    /// what the run wrote).
-    pub async fn remove(&self) -> Result<()> {
-        let store = &self.location.store;
-        let what = |e: object_store::Error| HuntError::Lake {
-            root: self.location.display.clone(),
-            message: format!("removing the scratch folder: {e}"),
-        };
-        let files: Vec<Path> = store
-            .list(Some(&self.location.prefix))
-            .map_ok(|meta| meta.location)
-            .try_collect()
-            .await
-            .map_err(what)?;
-        for file in files {
-            store.delete(&file).await.map_err(what)?;
+    /// Deletes the scratch folder (huntlake's own: the run's folder holds only what the run
+    /// wrote). After a failed run, a worker that has not yet heard of the failure may still
+    /// finish a file it was writing: the folder is swept again until it stays gone for a
+    /// moment (at most a few seconds).
+    pub async fn remove(&self, run_failed: bool) -> Result<()> {
+        self.sweep().await?;
+        if run_failed {
+            for _ in 0..SWEEPS_AFTER_FAILURE {
+                tokio::time::sleep(LATE_WRITES_SETTLE).await;
+                if self.is_gone().await? {
+                    break;
+                }
+                self.sweep().await?;
+            }
         }
+        Ok(())
+    }
+
+    /// One pass of [`Scratch::remove`].
+    async fn sweep(&self) -> Result<()> {
         if let Some(root) = &self.location.local_root {
-            // The steps' folders (empty now), the run's folder, and below a lake `_huntlake/scratch/` and `_huntlake/` when
-            // nothing else is left in them (never a folder the user named).
-            if let Ok(steps) = std::fs::read_dir(root) {
-                for step in steps.flatten() {
-                    let _ = std::fs::remove_dir(step.path());
+            // On a file system the folder goes whole, with what a listing would not show: a
+            // file a worker was writing when it was killed stays under its staging name
+            // (`part-….parquet#1`). The run's folder was made by this run under a name of its
+            // own, so all in it is the run's.
+            match std::fs::remove_dir_all(root) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(source) => {
+                    return Err(HuntError::Io {
+                        context: format!("removing the scratch folder {}", root.display()),
+                        source,
+                    });
                 }
             }
-            let _ = std::fs::remove_dir(root);
+            // Below a lake, `_huntlake/scratch/` and `_huntlake/` go too when nothing else is
+            // left in them (never a folder the user named).
             if self.below_lake {
                 for parent in root.ancestors().skip(1).take(2) {
                     let _ = std::fs::remove_dir(parent);
                 }
             }
+            return Ok(());
+        }
+        let store = &self.location.store;
+        let files: Vec<Path> = store
+            .list(Some(&self.location.prefix))
+            .map_ok(|meta| meta.location)
+            .try_collect()
+            .await
+            .map_err(|e| self.removal_failed(e))?;
+        for file in files {
+            match store.delete(&file).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(self.removal_failed(e)),
+            }
         }
         Ok(())
+    }
+
+    /// Whether nothing of the scratch folder is left.
+    async fn is_gone(&self) -> Result<bool> {
+        if let Some(root) = &self.location.local_root {
+            return Ok(!root.exists());
+        }
+        let mut listing = self.location.store.list(Some(&self.location.prefix));
+        match listing.try_next().await {
+            Ok(first) => Ok(first.is_none()),
+            Err(e) => Err(self.removal_failed(e)),
+        }
+    }
+
+    fn removal_failed(&self, e: object_store::Error) -> HuntError {
+        HuntError::Lake {
+            root: self.location.display.clone(),
+            message: format!("removing the scratch folder: {e}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lake_in(dir: &std::path::Path) -> LakeLocation {
+        LakeLocation::parse(&dir.display().to_string()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_killed_workers_half_written_file_goes_with_the_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let scratch = Scratch::new(None, &lake_in(dir.path()), "run1").unwrap();
+        let step = dir.path().join("_huntlake/scratch/run1/GetServices");
+        std::fs::create_dir_all(&step).unwrap();
+        std::fs::write(step.join("part-a.parquet"), b"rows").unwrap();
+        // The name object_store gives a file while it is written: listings skip it.
+        std::fs::write(step.join("part-b.parquet#1"), b"half").unwrap();
+        scratch.remove(false).await.unwrap();
+        assert!(!dir.path().join("_huntlake").exists());
+    }
+
+    #[tokio::test]
+    async fn what_else_is_below_the_lakes_huntlake_folder_stays() {
+        let dir = tempfile::tempdir().unwrap();
+        let other = dir.path().join("_huntlake/ingest-staging/file");
+        std::fs::create_dir_all(other.parent().unwrap()).unwrap();
+        std::fs::write(&other, b"kept").unwrap();
+        let scratch = Scratch::new(None, &lake_in(dir.path()), "run2").unwrap();
+        scratch.remove(false).await.unwrap();
+        assert!(!dir.path().join("_huntlake/scratch").exists());
+        assert_eq!(std::fs::read(&other).unwrap(), b"kept");
+    }
+
+    #[tokio::test]
+    async fn after_a_failure_a_late_write_is_swept_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let scratch = Scratch::new(None, &lake_in(dir.path()), "run3").unwrap();
+        let step = dir.path().join("_huntlake/scratch/run3/RareServices");
+        // A worker that finishes its file just after the run failed and was swept.
+        let late = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            std::fs::create_dir_all(&step).unwrap();
+            std::fs::write(step.join("part-c.parquet"), b"late").unwrap();
+        });
+        scratch.remove(true).await.unwrap();
+        late.await.unwrap();
+        assert!(!dir.path().join("_huntlake").exists());
     }
 }
