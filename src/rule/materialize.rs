@@ -76,9 +76,18 @@ pub struct Materialized {
     pub spilled: bool,
     /// The plan that produced the rows, with its run metrics (for `--explain`).
     pub plan: Arc<dyn ExecutionPlan>,
+    /// The rows, when the table holds them in this process's memory (the same buffers).
+    in_memory: Option<Vec<RecordBatch>>,
     _spill: Option<tempfile::TempDir>,
     /// Counts the in-memory table against the session's memory pool while it lives.
     _reservation: Option<MemoryReservation>,
+}
+
+impl Materialized {
+    /// The rows, when they are in this process's memory (not spilled, not in a scratch folder).
+    pub fn batches(&self) -> Option<&[RecordBatch]> {
+        self.in_memory.as_deref()
+    }
 }
 
 /// Runs `df` once and registers its rows as table `name` in `ctx`.
@@ -135,6 +144,7 @@ pub async fn materialize_table(
             rows,
             spilled: false,
             plan,
+            in_memory: None,
             _spill: None,
             _reservation: None,
         };
@@ -182,12 +192,14 @@ pub async fn materialize_table(
     progress.finish(&plan);
     match spill {
         None => {
+            let in_memory = Some(kept.clone());
             let partitions = split_partitions(kept, ctx.copied_config().target_partitions());
             let table = MemTable::try_new(schema, partitions).context(what)?;
             let materialized = Materialized {
                 rows,
                 spilled: false,
                 plan,
+                in_memory,
                 _spill: None,
                 _reservation: Some(reservation),
             };
@@ -199,6 +211,7 @@ pub async fn materialize_table(
                 rows,
                 spilled: true,
                 plan,
+                in_memory: None,
                 _spill: Some(dir),
                 _reservation: None,
             };

@@ -1,6 +1,7 @@
 //! The rule: Sentinel's "Rare Process as a Service", translated to the SQL in `sql/`, with its
 //! parameters bound (never spliced into the SQL text).
 
+mod bound_lists;
 mod compact;
 pub mod detect;
 pub mod materialize;
@@ -13,10 +14,9 @@ use datafusion::arrow::array::{Array, ArrayRef, ListArray, StringArray};
 use datafusion::arrow::buffer::OffsetBuffer;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
-use datafusion::common::TableReference;
 use datafusion::common::{DataFusionError, ParamValues, ScalarValue};
 use datafusion::physical_plan::{ExecutionPlan, collect};
-use datafusion::prelude::{DataFrame, SessionContext, ident};
+use datafusion::prelude::{DataFrame, SessionContext};
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -244,15 +244,12 @@ pub async fn run(
                 materialize::materialize(ctx, rare, RARE_SERVICES.name, options, progress).await?;
             let rare_done = started.elapsed();
             let mut bindings = params.binding_list();
-            let local = in_this_process(ctx).await?;
-            bindings.push((
-                "rare_services",
-                rare_values(&local, "ServiceProcess").await?,
-            ));
-            bindings.push(("rare_devices", rare_values(&local, "DeviceName").await?));
-            let (min_pid, max_pid) = rare_pid_range(&local).await?;
-            bindings.push(("min_pid", ScalarValue::Int64(min_pid)));
-            bindings.push(("max_pid", ScalarValue::Int64(max_pid)));
+            let lists =
+                bound_lists::bound_lists(ctx, materialized.batches(), rare.batches()).await?;
+            bindings.push(("rare_services", lists.rare_services));
+            bindings.push(("rare_devices", lists.rare_devices));
+            bindings.push(("min_pid", ScalarValue::Int64(lists.pid_range.0)));
+            bindings.push(("max_pid", ScalarValue::Int64(lists.pid_range.1)));
             without_join_dynamic_filters(ctx);
             let detect = DETECTION.plan(ctx, ParamValues::from(bindings)).await?;
             check_output_columns(&detect, DETECTION.file)?;
@@ -379,74 +376,6 @@ fn split_event_times(batches: Vec<RecordBatch>) -> Result<(Vec<RecordBatch>, Vec
         );
     }
     Ok((rule_batches, times))
-}
-
-/// A session on the same runtime holding only the materialized steps, without the distributed
-/// planner: the bound lists are read from them in this process. They are a few hundred values;
-/// planned across workers, each of these small queries would cost its own round of stages.
-async fn in_this_process(ctx: &SessionContext) -> Result<SessionContext> {
-    let state = ctx.state();
-    let local =
-        SessionContext::new_with_config_rt(state.config().clone(), Arc::clone(state.runtime_env()));
-    for name in [GET_SERVICES.name, RARE_SERVICES.name] {
-        let table = ctx
-            .table_provider(TableReference::bare(name))
-            .await
-            .context(format!("reading the materialized {name}"))?;
-        local
-            .register_table(TableReference::bare(name), table)
-            .context(format!("reading the materialized {name}"))?;
-    }
-    Ok(local)
-}
-
-/// The smallest and largest process id of the rare services' instances (None when there are
-/// none, or none with an id).
-async fn rare_pid_range(ctx: &SessionContext) -> Result<(Option<i64>, Option<i64>)> {
-    let what = "finding the rare instances' process ids";
-    let batches = ctx
-        .sql(
-            "SELECT min(g.ServiceProcessID) AS lo, max(g.ServiceProcessID) AS hi \
-             FROM GetServices g JOIN RareServices r \
-             ON g.ServiceProcess = r.ServiceProcess AND g.DeviceName = r.DeviceName",
-        )
-        .await
-        .context(what)?
-        .collect()
-        .await
-        .context(what)?;
-    let value = |column: usize| -> Option<i64> {
-        let batch = batches.iter().find(|b| b.num_rows() > 0)?;
-        let array =
-            datafusion::arrow::compute::cast(batch.column(column), &DataType::Int64).ok()?;
-        let array = array
-            .as_any()
-            .downcast_ref::<datafusion::arrow::array::Int64Array>()?;
-        (!array.is_null(0)).then(|| array.value(0))
-    };
-    Ok((value(0), value(1)))
-}
-
-/// The distinct values of one column of the registered RareServices (the service names, the
-/// devices), as a bound list.
-async fn rare_values(ctx: &SessionContext, column: &str) -> Result<ScalarValue> {
-    let what = format!("listing RareServices' distinct {column} values");
-    let what = what.as_str();
-    let batches = ctx
-        .table(TableReference::bare(RARE_SERVICES.name))
-        .await
-        .and_then(|df| df.select(vec![ident(column)]))
-        .and_then(|df| df.distinct())
-        .context(what)?
-        .collect()
-        .await
-        .context(what)?;
-    let mut names = Vec::new();
-    for batch in &batches {
-        names.extend(crate::functions::string_values(batch.column(0)).context(what)?);
-    }
-    let names: Vec<&str> = names.iter().map(String::as_str).collect();
-    Ok(string_list(&names))
 }
 
 fn plain_schema(schema: &SchemaRef) -> SchemaRef {
