@@ -10,10 +10,12 @@
 use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, RecordBatch, StringArray, StringViewArray, TypedDictionaryArray,
+};
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Int64Type};
-use datafusion::common::{ScalarValue, TableReference};
+use datafusion::arrow::datatypes::{DataType, Int32Type, Int64Type};
+use datafusion::common::{DataFusionError, ScalarValue, TableReference};
 use datafusion::prelude::{SessionContext, ident};
 
 use super::steps::{GET_SERVICES, RARE_SERVICES};
@@ -48,44 +50,60 @@ pub async fn bound_lists(
 /// The lists from the steps' own batches.
 pub fn from_batches(services: &[RecordBatch], rare: &[RecordBatch]) -> Result<BoundLists> {
     let what = "reading the bound lists from RareServices";
+    let rare_columns = rare
+        .iter()
+        .map(|batch| {
+            Ok((
+                string_column(batch, "ServiceProcess")?,
+                string_column(batch, "DeviceName")?,
+            ))
+        })
+        .collect::<datafusion::error::Result<Vec<_>>>()
+        .context(what)?;
     let mut names = BTreeSet::new();
     let mut devices = BTreeSet::new();
     // The join's keys: a null key matches nothing, as in the query's inner join.
-    let mut pairs: HashSet<(String, String)> = HashSet::new();
-    for batch in rare {
-        let name = utf8_column(batch, "ServiceProcess").context(what)?;
-        let device = utf8_column(batch, "DeviceName").context(what)?;
-        let (name, device) = (name.as_string::<i32>(), device.as_string::<i32>());
-        for row in 0..batch.num_rows() {
-            let (n, d) = (name.is_valid(row), device.is_valid(row));
-            names.insert(if n { name.value(row) } else { "" }.to_string());
-            devices.insert(if d { device.value(row) } else { "" }.to_string());
-            if n && d {
-                pairs.insert((name.value(row).to_string(), device.value(row).to_string()));
+    let mut pairs: HashSet<(&str, &str)> = HashSet::new();
+    for (name, device) in &rare_columns {
+        let (name, device) = (
+            Strings::of(name).context(what)?,
+            Strings::of(device).context(what)?,
+        );
+        for row in 0..name.len() {
+            let (n, d) = (name.get(row), device.get(row));
+            names.insert(n.unwrap_or(""));
+            devices.insert(d.unwrap_or(""));
+            if let (Some(n), Some(d)) = (n, d) {
+                pairs.insert((n, d));
             }
         }
     }
     let what = "finding the rare instances' process ids";
     let mut range: Option<(i64, i64)> = None;
     for batch in services {
-        let name = utf8_column(batch, "ServiceProcess").context(what)?;
-        let device = utf8_column(batch, "DeviceName").context(what)?;
+        let name = string_column(batch, "ServiceProcess").context(what)?;
+        let device = string_column(batch, "DeviceName").context(what)?;
         let pid = int64_column(batch, "ServiceProcessID").context(what)?;
-        let (name, device) = (name.as_string::<i32>(), device.as_string::<i32>());
+        let (name, device) = (
+            Strings::of(&name).context(what)?,
+            Strings::of(&device).context(what)?,
+        );
         let pid = pid.as_primitive::<Int64Type>();
         for row in 0..batch.num_rows() {
-            if !(pid.is_valid(row) && name.is_valid(row) && device.is_valid(row)) {
+            if pid.is_null(row) {
                 continue;
             }
-            let key = (name.value(row).to_string(), device.value(row).to_string());
-            if pairs.contains(&key) {
+            let (Some(n), Some(d)) = (name.get(row), device.get(row)) else {
+                continue;
+            };
+            if pairs.contains(&(n, d)) {
                 let id = pid.value(row);
                 range = Some(range.map_or((id, id), |(lo, hi)| (lo.min(id), hi.max(id))));
             }
         }
     }
-    let names: Vec<&str> = names.iter().map(String::as_str).collect();
-    let devices: Vec<&str> = devices.iter().map(String::as_str).collect();
+    let names: Vec<&str> = names.into_iter().collect();
+    let devices: Vec<&str> = devices.into_iter().collect();
     Ok(BoundLists {
         rare_services: string_list(&names),
         rare_devices: string_list(&devices),
@@ -93,20 +111,78 @@ pub fn from_batches(services: &[RecordBatch], rare: &[RecordBatch]) -> Result<Bo
     })
 }
 
-/// Column `name` of `batch` as plain strings (the steps keep strings as dictionaries).
-fn utf8_column(batch: &RecordBatch, name: &str) -> datafusion::error::Result<ArrayRef> {
-    let column = batch
-        .column_by_name(name)
-        .ok_or_else(|| datafusion::error::DataFusionError::Internal(format!("no column {name}")))?;
-    Ok(cast(column, &DataType::Utf8)?)
+/// A string column read where it is: GetServices can be millions of rows, kept with
+/// dictionary strings, and the range is found without copying them.
+enum Strings<'a> {
+    Dictionary(TypedDictionaryArray<'a, Int32Type, StringArray>),
+    Plain(&'a StringArray),
+    Views(&'a StringViewArray),
+}
+
+impl<'a> Strings<'a> {
+    fn of(array: &'a ArrayRef) -> datafusion::error::Result<Self> {
+        let strings = match array.data_type() {
+            DataType::Dictionary(key, value)
+                if **key == DataType::Int32 && **value == DataType::Utf8 =>
+            {
+                array
+                    .as_dictionary::<Int32Type>()
+                    .downcast_dict::<StringArray>()
+                    .map(Strings::Dictionary)
+            }
+            DataType::Utf8 => Some(Strings::Plain(array.as_string::<i32>())),
+            DataType::Utf8View => Some(Strings::Views(array.as_string_view())),
+            _ => None,
+        };
+        strings.ok_or_else(|| {
+            DataFusionError::Internal(format!("a string column of type {}", array.data_type()))
+        })
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Strings::Dictionary(d) => d.len(),
+            Strings::Plain(a) => a.len(),
+            Strings::Views(a) => a.len(),
+        }
+    }
+
+    /// Row `row`'s string; None when null.
+    fn get(&self, row: usize) -> Option<&'a str> {
+        match self {
+            Strings::Dictionary(d) => {
+                let key = d.keys();
+                if key.is_null(row) {
+                    return None;
+                }
+                let values = d.values();
+                let index = key.value(row) as usize;
+                (!values.is_null(index)).then(|| values.value(index))
+            }
+            Strings::Plain(a) => (!a.is_null(row)).then(|| a.value(row)),
+            Strings::Views(a) => (!a.is_null(row)).then(|| a.value(row)),
+        }
+    }
+}
+
+/// Column `name` of `batch`, as strings [`Strings`] reads in place (cast when of another type).
+fn string_column(batch: &RecordBatch, name: &str) -> datafusion::error::Result<ArrayRef> {
+    let column = column(batch, name)?;
+    match Strings::of(column) {
+        Ok(_) => Ok(Arc::clone(column)),
+        Err(_) => Ok(cast(column, &DataType::Utf8)?),
+    }
 }
 
 /// Column `name` of `batch` as 64-bit integers.
 fn int64_column(batch: &RecordBatch, name: &str) -> datafusion::error::Result<ArrayRef> {
-    let column = batch
+    Ok(cast(column(batch, name)?, &DataType::Int64)?)
+}
+
+fn column<'a>(batch: &'a RecordBatch, name: &str) -> datafusion::error::Result<&'a ArrayRef> {
+    batch
         .column_by_name(name)
-        .ok_or_else(|| datafusion::error::DataFusionError::Internal(format!("no column {name}")))?;
-    Ok(cast(column, &DataType::Int64)?)
+        .ok_or_else(|| DataFusionError::Internal(format!("no column {name}")))
 }
 
 /// The lists by queries on the registered steps.
@@ -274,6 +350,36 @@ mod tests {
         // x.exe on b (9000), the null device (1) and the null service on c (2) are not rare
         // instances.
         assert_eq!(lists.pid_range, (Some(7), Some(40)));
+    }
+
+    #[test]
+    fn plain_strings_and_string_views_read_the_same() {
+        // Spilled steps keep the query's own types: string views, or plain strings.
+        let (services, rare) = steps();
+        let recast = |batches: &[RecordBatch], to: &DataType| -> Vec<RecordBatch> {
+            batches
+                .iter()
+                .map(|b| {
+                    let schema = b.schema();
+                    let columns = schema
+                        .fields()
+                        .iter()
+                        .zip(b.columns())
+                        .map(|(f, c)| match c.data_type() {
+                            DataType::Dictionary(_, _) => (f.name().as_str(), cast(c, to).unwrap()),
+                            _ => (f.name().as_str(), Arc::clone(c)),
+                        })
+                        .collect();
+                    batch(columns)
+                })
+                .collect()
+        };
+        let expected = from_batches(&services, &rare).unwrap();
+        let views = recast(&services, &DataType::Utf8View);
+        let plain = recast(&rare, &DataType::Utf8);
+        assert_eq!(from_batches(&views, &plain).unwrap(), expected);
+        let large = recast(&rare, &DataType::LargeUtf8);
+        assert_eq!(from_batches(&views, &large).unwrap(), expected);
     }
 
     #[test]
