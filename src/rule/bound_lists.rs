@@ -3,9 +3,10 @@
 //! instances' process ids (`$min_pid`, `$max_pid`).
 //!
 //! When both steps are in this process's memory the lists are read straight from their
-//! batches: a few hundred values, where three small queries (each planned and optimized like
-//! any other, in a session of their own) took a few milliseconds of a small lake's run. Spilled
-//! steps, and steps a cluster wrote to its scratch folder, are read by those queries.
+//! batches. Three small queries did it before, in a session of their own, each planned,
+//! optimized and run over the worker threads while the planning thread waited: reading the
+//! batches took 5–20 ms off the sample lake's run (BENCHMARKS.md). Spilled steps, and steps a
+//! cluster wrote to its scratch folder, are still read by those queries.
 
 use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
