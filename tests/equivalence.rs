@@ -534,6 +534,60 @@ fn planning_shortcuts_plan_as_datafusion() {
     assert_eq!(compared, 6);
 }
 
+/// On a small lake (every lake here) the rule's aggregations finish in one partition; on a
+/// large one DataFusion spreads them across partitions, as it does here with
+/// `DATAFUSION_OPTIMIZER_REPARTITION_AGGREGATIONS=true`. Both ways give the same lines, and
+/// each plan shows which way it ran.
+#[test]
+fn aggregations_in_one_partition_and_across_partitions_agree() {
+    let generated: Vec<Lake> = (0..4)
+        .map(|seed| {
+            let lake = generate(seed);
+            lake.fill_empty_tables();
+            lake
+        })
+        .collect();
+    let sample = common::sample_lake_path();
+    let mut lakes: Vec<(&std::path::Path, Option<&str>)> = vec![(&sample, None)];
+    lakes.extend(generated.iter().map(|lake| (lake.path(), Some(AS_OF))));
+    let mut detections = 0;
+    for (lake, as_of) in lakes {
+        let (one_partition, one_plans) = detect_with(lake, as_of, None);
+        let (across, across_plans) = detect_with(lake, as_of, Some("true"));
+        assert_eq!(one_partition, across, "{}", lake.display());
+        assert!(one_plans.contains("AggregateExec: mode=Final,"), "{one_plans}");
+        assert!(!one_plans.contains("FinalPartitioned"), "{one_plans}");
+        assert!(across_plans.contains("AggregateExec: mode=FinalPartitioned"), "{across_plans}");
+        detections += one_partition.lines().count();
+    }
+    // The sample lake's four and the generated lakes' own.
+    assert!(detections > 4, "{detections} detections");
+}
+
+/// `huntlake detect --explain --format ndjson` on `lake`: its lines and its plans, with
+/// `DATAFUSION_OPTIMIZER_REPARTITION_AGGREGATIONS` set to `repartition` or unset.
+fn detect_with(
+    lake: &std::path::Path,
+    as_of: Option<&str>,
+    repartition: Option<&str>,
+) -> (String, String) {
+    let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("huntlake"));
+    command
+        .args(["detect", "--explain", "--format", "ndjson", "--lake"])
+        .arg(lake)
+        .env_remove("DATAFUSION_OPTIMIZER_REPARTITION_AGGREGATIONS");
+    if let Some(as_of) = as_of {
+        command.args(["--as-of", as_of]);
+    }
+    if let Some(repartition) = repartition {
+        command.env("DATAFUSION_OPTIMIZER_REPARTITION_AGGREGATIONS", repartition);
+    }
+    let output = command.output().unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(output.status.success(), "{}: {stderr}", lake.display());
+    (String::from_utf8(output.stdout).unwrap(), stderr)
+}
+
 /// `huntlake detect --explain`'s plans, each line reduced to its sorted words without column
 /// positions, metrics or times: the order of a join's keys and of a bound list's values is
 /// not fixed from run to run.

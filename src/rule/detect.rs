@@ -6,7 +6,7 @@ use std::time::Instant;
 use datafusion::arrow::record_batch::RecordBatch;
 
 use crate::error::{HuntError, Result};
-use crate::lake::{Lake, LakeOptions, LakeSource};
+use crate::lake::{DefenderTable, Lake, LakeOptions, LakeSource};
 use crate::plan::{ScanProgress, SessionOptions, new_session};
 use crate::rule::scratch::Scratch;
 use crate::rule::{
@@ -268,6 +268,15 @@ async fn run_rule(
     params: &RuleParams,
 ) -> Result<rule::RuleRun> {
     let ctx = new_session(&request.session)?;
+    if request.session.cluster.is_none() {
+        let process_events = lake
+            .tables
+            .iter()
+            .filter(|t| t.table == DefenderTable::DeviceProcessEvents)
+            .map(|t| t.rows())
+            .sum();
+        rule::planning::small_lake_aggregates_in_one_partition(&ctx, process_events);
+    }
     lake.register(&ctx).await?;
     request
         .progress

@@ -16,6 +16,9 @@
 //!
 //! Setting `DATAFUSION_OPTIMIZER_MAX_PASSES` turns both off: the steps are then planned exactly
 //! as DataFusion plans them, with that many rounds.
+//!
+//! One choice changes the plans: on a small lake the aggregations finish in one partition
+//! (below).
 
 use std::sync::Arc;
 
@@ -24,6 +27,46 @@ use datafusion::optimizer::optimize_projections::OptimizeProjections;
 use datafusion::optimizer::simplify_expressions::SimplifyExpressions;
 use datafusion::optimizer::{OptimizerContext, OptimizerRule};
 use datafusion::prelude::{DataFrame, SessionContext};
+
+/// The most process events (in the files a run opens) with which the rule's aggregations
+/// finish in one partition.
+///
+/// DataFusion finishes an aggregation in as many partitions as there are cores, hashing the
+/// partial results across them; on a small lake setting that up costs more than it saves (the
+/// sample lake: about 10 ms of 100). Every aggregation of the rule descends from the process
+/// events (GetServices is a filter of them, RareServices counts its launches, the detection
+/// groups the rare instances' rows), and what reaches the finishing step is the partial
+/// results, at most one per group and partition: on the S benchmark lake (0.9 million process
+/// events in the window) RareServices' 59,000 launches reached it as 225 rows, and each of
+/// the detection's aggregations as 25 or fewer. Up to this bound the finishing step stays
+/// small on any number of cores; past it DataFusion's default is kept.
+pub const ONE_PARTITION_AGGREGATION_MAX_PROCESS_EVENTS: u64 = 4_000_000;
+
+/// DataFusion's setting that spreads the finishing step of aggregations across partitions.
+const REPARTITION_AGGREGATIONS: &str = "DATAFUSION_OPTIMIZER_REPARTITION_AGGREGATIONS";
+
+/// Has `ctx` finish the rule's aggregations in one partition when the lake holds at most
+/// [`ONE_PARTITION_AGGREGATION_MAX_PROCESS_EVENTS`] process events, unless the user set
+/// `DATAFUSION_OPTIMIZER_REPARTITION_AGGREGATIONS`. Not for a cluster, whose stages are split
+/// at those repartitions. Returns whether it did.
+pub(super) fn small_lake_aggregates_in_one_partition(
+    ctx: &SessionContext,
+    process_events: u64,
+) -> bool {
+    if process_events > ONE_PARTITION_AGGREGATION_MAX_PROCESS_EVENTS
+        || std::env::var_os(REPARTITION_AGGREGATIONS).is_some()
+    {
+        return false;
+    }
+    let state = ctx.state_ref();
+    let mut state = state.write();
+    state
+        .config_mut()
+        .options_mut()
+        .optimizer
+        .repartition_aggregations = false;
+    true
+}
 
 /// False when the user set DataFusion's optimizer rounds themselves.
 fn shortcuts() -> bool {
@@ -107,5 +150,23 @@ mod tests {
         let before = count(&ctx);
         drop(one_optimizer_round(&ctx));
         assert_eq!(count(&ctx), before);
+    }
+
+    fn repartitions_aggregations(ctx: &SessionContext) -> bool {
+        ctx.state().config().options().optimizer.repartition_aggregations
+    }
+
+    #[test]
+    fn only_a_small_lake_aggregates_in_one_partition() {
+        if std::env::var_os(REPARTITION_AGGREGATIONS).is_some() {
+            return;
+        }
+        let ctx = SessionContext::new();
+        assert!(repartitions_aggregations(&ctx));
+        let bound = ONE_PARTITION_AGGREGATION_MAX_PROCESS_EVENTS;
+        assert!(!small_lake_aggregates_in_one_partition(&ctx, bound + 1));
+        assert!(repartitions_aggregations(&ctx));
+        assert!(small_lake_aggregates_in_one_partition(&ctx, bound));
+        assert!(!repartitions_aggregations(&ctx));
     }
 }
