@@ -555,9 +555,15 @@ fn aggregations_in_one_partition_and_across_partitions_agree() {
         let (one_partition, one_plans) = detect_with(lake, as_of, None);
         let (across, across_plans) = detect_with(lake, as_of, Some("true"));
         assert_eq!(one_partition, across, "{}", lake.display());
-        assert!(one_plans.contains("AggregateExec: mode=Final,"), "{one_plans}");
+        assert!(
+            one_plans.contains("AggregateExec: mode=Final,"),
+            "{one_plans}"
+        );
         assert!(!one_plans.contains("FinalPartitioned"), "{one_plans}");
-        assert!(across_plans.contains("AggregateExec: mode=FinalPartitioned"), "{across_plans}");
+        assert!(
+            across_plans.contains("AggregateExec: mode=FinalPartitioned"),
+            "{across_plans}"
+        );
         detections += one_partition.lines().count();
     }
     // The sample lake's four and the generated lakes' own.

@@ -153,7 +153,11 @@ mod tests {
     }
 
     fn repartitions_aggregations(ctx: &SessionContext) -> bool {
-        ctx.state().config().options().optimizer.repartition_aggregations
+        ctx.state()
+            .config()
+            .options()
+            .optimizer
+            .repartition_aggregations
     }
 
     #[test]
