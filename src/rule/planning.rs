@@ -23,6 +23,7 @@
 use std::sync::Arc;
 
 use datafusion::common::Result;
+use datafusion::config::OptimizerOptions;
 use datafusion::optimizer::optimize_projections::OptimizeProjections;
 use datafusion::optimizer::simplify_expressions::SimplifyExpressions;
 use datafusion::optimizer::{OptimizerContext, OptimizerRule};
@@ -58,14 +59,17 @@ pub(super) fn small_lake_aggregates_in_one_partition(
     {
         return false;
     }
-    let state = ctx.state_ref();
-    let mut state = state.write();
-    state
-        .config_mut()
-        .options_mut()
-        .optimizer
-        .repartition_aggregations = false;
+    set_optimizer_options(ctx, |optimizer| optimizer.repartition_aggregations = false);
     true
+}
+
+/// Changes `ctx`'s optimizer options for the queries it plans next.
+pub(super) fn set_optimizer_options(
+    ctx: &SessionContext,
+    change: impl FnOnce(&mut OptimizerOptions),
+) {
+    let state = ctx.state_ref();
+    change(&mut state.write().config_mut().options_mut().optimizer);
 }
 
 /// False when the user set DataFusion's optimizer rounds themselves.
@@ -113,13 +117,7 @@ pub(super) struct OneOptimizerRound<'a> {
 
 impl Drop for OneOptimizerRound<'_> {
     fn drop(&mut self) {
-        let state = self.ctx.state_ref();
-        state
-            .write()
-            .config_mut()
-            .options_mut()
-            .optimizer
-            .max_passes = self.rounds;
+        set_optimizer_options(self.ctx, |optimizer| optimizer.max_passes = self.rounds);
     }
 }
 
