@@ -37,10 +37,10 @@ use datafusion::prelude::{DataFrame, SessionContext};
 /// sample lake: about 10 ms of 100). Every aggregation of the rule descends from the process
 /// events (GetServices is a filter of them, RareServices counts its launches, the detection
 /// groups the events of the rare instances among them), and what reaches the finishing step
-/// is the partial results, at most one per group and partition: on the S benchmark lake (0.9 million process
-/// events in the window) RareServices' 59,000 launches reached it as 225 rows, and each of
-/// the detection's aggregations as 25 or fewer. Up to this bound the finishing step stays
-/// small on any number of cores; past it DataFusion's default is kept.
+/// is the partial results, at most one per group and partition: on the S benchmark lake
+/// (0.9 million process events in the window) RareServices' 59,000 launches reached it as
+/// 225 rows, and each of the detection's aggregations as 25 or fewer. Up to this bound the
+/// finishing step stays small on any number of cores; past it DataFusion's default is kept.
 pub const ONE_PARTITION_AGGREGATION_MAX_PROCESS_EVENTS: u64 = 4_000_000;
 
 /// DataFusion's setting that spreads the finishing step of aggregations across partitions.
